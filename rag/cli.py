@@ -1,0 +1,208 @@
+"""`rag`: ingest documents, ask questions, inspect the index, run the service. Thin over the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+from rag.answer import Answer, AnswerFailed, citation_dict
+from rag.config import Settings
+from rag.retrieve import Passage
+
+log = logging.getLogger("rag")
+
+
+def _pipeline(settings: Settings):  # type: ignore[no-untyped-def]
+    from rag.pipeline import build
+
+    return build(settings)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    pipe = _pipeline(settings)
+    report = pipe.ingestor.ingest([Path(p) for p in args.paths], prune=args.prune, progress=not args.quiet)
+    for r in report.results:
+        if r.status == "skipped":
+            print(f"skipped  {r.source}: {r.reason}", file=sys.stderr)
+        elif r.status != "unchanged" or args.verbose:
+            detail = f"{r.chunks} chunks, {r.embedded} embedded" if r.status != "removed" else f"{r.deleted} chunks"
+            print(f"{r.status:<8} {r.source} ({detail})")
+    print(f"{report.summary()}; index holds {pipe.vectors.count()} chunks")
+    return 1 if report.skipped and not (report.count("added") + report.count("updated") + report.count("unchanged")) else 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.llm import LocalServer
+
+    pipe = _pipeline(settings)
+    server = None
+    if settings.uses_local_llm:
+        server = LocalServer(settings, settings.data_dir / "llm-server.log")
+        if not server.healthy():
+            print("starting the local model (takes a few seconds; 'rag serve' keeps it running)...", file=sys.stderr)
+            server.start()
+    try:
+        answer = pipe.answerer.ask(args.question, top_k=args.top_k)
+    except AnswerFailed as e:
+        if args.json:
+            print(json.dumps({"error": {"type": "llm_unavailable", "message": str(e)},
+                              "passages": [citation_dict(i, p) for i, p in enumerate(e.passages, 1)]}, indent=2))
+        else:
+            print(f"error: {e}", file=sys.stderr)
+            if e.passages:
+                print("\nThe most relevant passages found:\n")
+                _print_sources(list(enumerate(e.passages, 1)))
+        return 2
+    finally:
+        if server is not None:
+            server.stop()
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def _print_answer(answer: Answer) -> None:
+    print(textwrap.fill(answer.answer, width=100))
+    if answer.citations:
+        print("\nSources:")
+        _print_sources(answer.citations)
+    print(f"\n({answer.model}; retrieval {answer.retrieval_ms:.0f} ms, generation {answer.generation_ms:.0f} ms)",
+          file=sys.stderr)
+
+
+def _print_sources(items: list[tuple[int, Passage]]) -> None:
+    for n, p in items:
+        print(f"[{n}] {p.name} ({p.where}; score {p.score:.2f})")
+        quote = textwrap.fill(" ".join(p.text.split()), width=96, initial_indent='    "', subsequent_indent="     ")
+        print(quote + '"')
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    pipe = _pipeline(settings)
+    records = pipe.keywords.records()
+    if args.json:
+        print(json.dumps([r.__dict__ for r in records], indent=2))
+        return 0
+    if not records:
+        print("nothing indexed yet: run 'rag ingest seeds/' (or any folder)")
+        return 0
+    for r in records:
+        print(f"{r.chunks:>5} chunks  {r.date or '':<10}  {r.source}")
+    print(f"{len(records)} documents, {pipe.vectors.count()} chunks in collection '{settings.collection}'")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    pipe = _pipeline(settings)
+    status = 0
+    for source in args.sources:
+        try:
+            r = pipe.ingestor.remove(str(Path(source).resolve()) if not source.startswith("/") else source)
+            print(f"removed {r.source} ({r.deleted} chunks)")
+        except KeyError:
+            print(f"error: {source} is not indexed (see 'rag sources')", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    shown = settings.shown()
+    shown["llm"] = "local model (llama.cpp)" if settings.uses_local_llm else settings.llm_base_url or "OpenAI"
+    width = max(len(k) for k in shown)
+    for k, v in shown.items():
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.server import serve
+
+    return serve(settings, host=args.host, port=args.port)
+
+
+def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
+    from rag import local_model
+
+    if args.action == "install":
+        path = local_model.install(settings.models_dir)
+        print(f"local model ready: {path}")
+    elif args.action == "verify":
+        print(f"ok: {local_model.ensure_model(settings.models_dir)}")
+    else:
+        from rag.llm_server import main as serve_model
+
+        serve_model([])
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rag",
+        description="Answer questions from your own documents, with citations. Offline by default: "
+        "a local embedding model and a local LLM; set OPENAI_BASE_URL/OPENAI_API_KEY to use a server.",
+        epilog="Settings come from RAG_* environment variables (see 'rag config').",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens (INFO level)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("ingest", help="index files or folders (incremental)", description=(
+        "Index .txt, .md, .html and .pdf files; folders are walked recursively. Unchanged files cost nothing; "
+        "changed files re-embed only changed chunks. Bad files are reported and skipped."))
+    s.add_argument("paths", nargs="+", help="files or folders")
+    s.add_argument("--prune", action="store_true", help="also drop indexed files under these paths that no longer exist")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("ask", help="answer a question from the indexed documents")
+    s.add_argument("question")
+    s.add_argument("--json", action="store_true", help="machine-readable answer")
+    s.add_argument("-k", "--top-k", type=int, default=None, help="passages to retrieve (default RAG_TOP_K)")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("sources", help="list what is indexed")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_sources)
+
+    s = sub.add_parser("remove", help="drop documents from the index")
+    s.add_argument("sources", nargs="+", help="paths as shown by 'rag sources'")
+    s.set_defaults(func=cmd_remove)
+
+    s = sub.add_parser("config", help="show the settings in force (secrets masked)")
+    s.set_defaults(func=cmd_config)
+
+    s = sub.add_parser("serve", help="run the HTTP API and chat page (uvicorn)")
+    s.add_argument("--host", default=None, help="default RAG_HOST (127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="default RAG_PORT (8000)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("model", help="the local LLM: install (assemble + verify), verify, or serve it")
+    s.add_argument("action", choices=["install", "verify", "serve"])
+    s.set_defaults(func=cmd_model)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings()
+    from rag.store import EmbeddingMismatch, StoreUnavailable
+    from rag.llm import LLMError
+    from rag.local_model import ModelMissing
+
+    try:
+        sys.exit(args.func(args, settings))
+    except (EmbeddingMismatch, StoreUnavailable, LLMError, ModelMissing) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted; the index is consistent and the next 'rag ingest' completes it", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,124 @@
+"""Settings: the one place defaults live. Read from env vars (prefix RAG_) and an optional rag.toml/.env."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_models_dir() -> Path:
+    # The local model is assembled into the virtualenv by `make install`, beside the packages it came
+    # from, so a fresh `.venv` always has it and a user's data dir never does.
+    return Path(sys.prefix) / "share" / "seedrag" / "models"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Defaults work offline with no API key."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+
+    # Where things live
+    data_dir: Path = Field(Path("data"), description="Chroma files, keyword index, uploads, feedback.")
+    collection: str = Field("seedrag", description="Chroma collection name.")
+    chroma_url: str | None = Field(
+        None, description="Use a Chroma server (e.g. http://127.0.0.1:8001) instead of files on disk."
+    )
+
+    # Loading and chunking
+    max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
+    chunk_tokens: int = Field(128, ge=16, le=2000, description="Target chunk size in tiktoken tokens.")
+    chunk_overlap: int = Field(24, ge=0, description="Tokens shared between neighbouring chunks.")
+    tiktoken_encoding: str = "cl100k_base"
+
+    # Embeddings
+    embedding_backend: Literal["local", "openai"] = "local"
+    openai_embedding_model: str = "text-embedding-3-small"
+    embed_batch_size: int = Field(32, ge=1, le=512)
+    embed_threads: int = Field(0, ge=0, description="onnxruntime threads; 0 = all cores.")
+
+    # Retrieval
+    top_k: int = Field(5, ge=1, le=50)
+    retrieval_mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    min_similarity: float = Field(
+        0.25, description="Relevance floor: passages whose cosine similarity to the question is lower are dropped."
+    )
+
+    # The LLM. Unset base URL and key = the local model, started by the project itself.
+    llm_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("RAG_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str | None = Field(None, description="Model name; default gpt-4o-mini remote, the local model locally.")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds before one LLM call is abandoned.")
+    llm_retries: int = Field(1, ge=0, le=5)
+    llm_max_tokens: int = Field(400, ge=16)
+    llm_temperature: float = 0.0
+
+    # The local model server (llama.cpp via xllamacpp)
+    local_llm_host: str = "127.0.0.1"
+    local_llm_port: int = 8081
+    local_llm_ctx: int = 4096
+    local_llm_threads: int = Field(0, ge=0, description="0 = all cores.")
+    models_dir: Path = Field(default_factory=_default_models_dir)
+
+    # The HTTP service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: str = Field("", description="Comma-separated keys; when set, /v1/* needs 'Authorization: Bearer <key>'.")
+    max_question_chars: int = 4000
+    max_upload_mb: float = 20.0
+    max_history_messages: int = 20
+
+    # Slack (Slack's own names for the secrets)
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "RAG_SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "RAG_SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "RAG_SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = "https://slack.com/api/"
+    slack_slash_in_channel: bool = False
+
+    @property
+    def uses_local_llm(self) -> bool:
+        return not self.llm_base_url and self.llm_api_key is None
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    def shown(self) -> dict[str, Any]:
+        """Settings in force, secrets masked, for `rag config` and logs."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "****" + value.get_secret_value()[-4:] if value.get_secret_value() else ""
+            elif name == "api_keys" and value:
+                value = f"<{len(self.api_key_list)} key(s)>"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+def cpu_threads(setting: int) -> int:
+    return setting or max(1, os.cpu_count() or 1)

@@ -1,0 +1,155 @@
+"""Load files into Documents: text, source, title, date. Reasons for skipping a file are data, not crashes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPPORTED = {".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf"}
+_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str  # absolute path: the document's identity in the index
+    text: str
+    title: str
+    date: str | None = None
+    sha256: str = ""
+    page_starts: tuple[int, ...] = field(default=())  # PDF: character offset where each page begins
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).name
+
+    def position(self, start: int) -> tuple[int, int | None]:
+        """(line, page) of a character offset; page is None for documents without pages."""
+        line = self.text.count("\n", 0, start) + 1
+        page = None
+        if self.page_starts:
+            page = sum(1 for p in self.page_starts if p <= start)
+        return line, page
+
+
+@dataclass(frozen=True)
+class Skipped:
+    source: str
+    reason: str
+
+
+class LoadError(Exception):
+    """A file that cannot be indexed; the message is the reason shown to the user."""
+
+
+def walk(paths: list[Path]) -> Iterator[Path]:
+    """Files under the given paths, recursively, sorted; hidden files and folders are left out."""
+    for path in paths:
+        if path.is_dir():
+            for p in sorted(path.rglob("*")):
+                rel = p.relative_to(path)
+                if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    yield p
+        else:
+            yield path
+
+
+def load(path: Path, max_bytes: int) -> Document:
+    """Read one file. Raises LoadError with the reason when it cannot be indexed."""
+    if not path.exists():
+        raise LoadError("no such file")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise LoadError(f"unsupported type '{suffix or path.name}' (supported: {', '.join(sorted(SUPPORTED))})")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise LoadError(f"too large: {size / 1e6:.1f} MB > limit {max_bytes / 1e6:.1f} MB (RAG_MAX_FILE_MB)")
+    data = path.read_bytes()
+    if not data.strip():
+        raise LoadError("empty file")
+    if suffix == ".pdf":
+        text, title, date, pages = _pdf(data)
+    else:
+        if b"\x00" in data[:8192]:
+            raise LoadError("binary content (NUL bytes) in a text file")
+        try:
+            raw = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise LoadError(f"not valid UTF-8 (byte {e.start}): convert it to UTF-8 first") from None
+        pages = ()
+        if suffix in {".html", ".htm"}:
+            text, title, date = _html(raw)
+        else:
+            text, title, date = raw, _text_title(raw, suffix), None
+    if not text.strip():
+        raise LoadError("no text could be extracted" + (" (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""))
+    date = date or _first_date(text)
+    return Document(
+        source=str(path.resolve()),
+        text=text,
+        title=title or path.stem,
+        date=date,
+        sha256=hashlib.sha256(data).hexdigest(),
+        page_starts=pages,
+    )
+
+
+def _text_title(text: str, suffix: str) -> str | None:
+    if suffix in {".md", ".markdown"}:
+        m = re.search(r"^#\s+(.+)$", text, re.M)
+        if m:
+            return m.group(1).strip()
+    return None
+
+
+def _first_date(text: str) -> str | None:
+    # Only near the top: a date in the body is usually about something else.
+    m = _DATE.search(text[:300])
+    return m.group(0) if m else None
+
+
+def _html(raw: str) -> tuple[str, str | None, str | None]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(raw, "html.parser")
+    title = soup.title.get_text(strip=True) if soup.title else None
+    date = None
+    for attrs in ({"property": "article:published_time"}, {"name": "date"}, {"name": "dcterms.date"}):
+        meta = soup.find("meta", attrs=attrs)
+        if meta and meta.get("content"):
+            m = _DATE.search(str(meta["content"]))
+            date = m.group(0) if m else None
+            break
+    for tag in soup(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    text = soup.get_text("\n")
+    text = re.sub(r"[ \t\r\f\v]+", " ", text)
+    text = re.sub(r" ?\n ?", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return text, title, date
+
+
+def _pdf(data: bytes) -> tuple[str, str | None, str | None, tuple[int, ...]]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        texts = [(page.extract_text() or "").strip() for page in reader.pages]
+        meta = reader.metadata
+    except (PdfReadError, ValueError, KeyError, TypeError) as e:
+        raise LoadError(f"unreadable PDF: {e}") from None
+    starts, parts, offset = [], [], 0
+    for t in texts:
+        starts.append(offset)
+        parts.append(t)
+        offset += len(t) + 2
+    title = str(meta.title).strip() if meta and meta.title else None
+    date = None
+    if meta and meta.creation_date:
+        date = meta.creation_date.date().isoformat()
+    return "\n\n".join(parts), title, date, tuple(starts)

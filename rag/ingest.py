@@ -1,0 +1,247 @@
+"""walk -> load -> chunk -> embed -> store, incremental.
+
+Per file, the wanted chunk ids (content-derived) are compared with what Chroma and the keyword index hold:
+only new ids are embedded, vanished ids are deleted, and the manifest records the file's hash last. A
+kill at any point leaves a usable index; the next run finds the file's hash unrecorded and completes it
+without re-embedding what was already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tqdm import tqdm
+
+from rag.chunking import Span, chunk_text
+from rag.config import Settings
+from rag.documents import Document, LoadError, load, walk
+from rag.embeddings import Embedder
+from rag.keyword import KeywordIndex
+from rag.store import VectorStore
+from rag.tokens import encoding
+
+log = logging.getLogger(__name__)
+
+Status = Literal["added", "updated", "unchanged", "skipped", "removed"]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    source: str
+    status: Status
+    reason: str = ""
+    chunks: int = 0
+    embedded: int = 0
+    deleted: int = 0
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def embedded(self) -> int:
+        return sum(r.embedded for r in self.results)
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "skipped"]
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "removed", "skipped")]
+        return f"{', '.join(parts)}; {self.embedded} chunks embedded in {self.seconds:.1f}s"
+
+
+@dataclass(eq=False)  # identity-hashed: one plan per file
+class _Plan:
+    doc: Document
+    ids: list[str]
+    spans: list[Span]
+    existing: set[str]
+    keyword_ids: set[str]
+    is_new: bool
+    pending: int = 0
+    embedded: int = 0
+
+
+def chunk_id(source: str, occurrence: int, text: str) -> str:
+    return hashlib.sha256(f"{source}\x00{occurrence}\x00{text}".encode()).hexdigest()[:32]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        vectors: VectorStore,
+        keywords: KeywordIndex,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.vectors = vectors
+        self.keywords = keywords
+        # One writer at a time: API uploads and CLI-style ingests in one process share this lock.
+        self.lock = lock or threading.RLock()
+        self.enc = encoding(settings.tiktoken_encoding)
+
+    # --- public -----------------------------------------------------------------------------------
+    def ingest(self, paths: list[Path], prune: bool = False, progress: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        with self.lock:
+            files: list[Path] = []
+            for p in paths:
+                if not p.exists():
+                    report.results.append(FileResult(str(p), "skipped", "no such file or directory"))
+                else:
+                    files.extend(walk([p]))
+            plans = []
+            for path in tqdm(files, desc="reading", unit="file", disable=not progress, leave=False):
+                plan_or_result = self._plan(path)
+                if isinstance(plan_or_result, FileResult):
+                    report.results.append(plan_or_result)
+                    if plan_or_result.status == "skipped":
+                        log.warning("skipped %s: %s", path, plan_or_result.reason)
+                else:
+                    plans.append(plan_or_result)
+            report.results.extend(self._embed_and_store(plans, progress))
+            if prune:
+                report.results.extend(self._prune(paths, {str(f.resolve()) for f in files}))
+        report.seconds = time.perf_counter() - started
+        log.info("ingest: %s", report.summary())
+        return report
+
+    def remove(self, source: str) -> FileResult:
+        with self.lock:
+            ids = sorted(self.vectors.ids_for(source) | self.keywords.chunk_ids(source))
+            if not ids and self.keywords.record(source) is None:
+                raise KeyError(source)
+            self.vectors.delete(ids)
+            self.keywords.delete(ids)
+            self.keywords.forget(source)
+        return FileResult(source, "removed", deleted=len(ids))
+
+    def chunk(self, doc: Document) -> list[Span]:
+        return chunk_text(
+            doc.text,
+            self.enc,
+            self.settings.chunk_tokens,
+            self.settings.chunk_overlap,
+            self.embedder.count_tokens,
+            self.embedder.max_tokens,
+        )
+
+    # --- steps ------------------------------------------------------------------------------------
+    def _plan(self, path: Path) -> _Plan | FileResult:
+        source = str(path.resolve())
+        try:
+            doc = load(path, int(self.settings.max_file_mb * 1e6))
+        except LoadError as e:
+            return FileResult(source, "skipped", str(e))
+        except OSError as e:
+            return FileResult(source, "skipped", f"cannot read: {e.strerror or e}")
+        record = self.keywords.record(source)
+        if record is not None and record.sha256 == doc.sha256:
+            return FileResult(source, "unchanged", chunks=record.chunks)
+        spans = self.chunk(doc)
+        seen: Counter[str] = Counter()
+        ids = []
+        for s in spans:
+            ids.append(chunk_id(source, seen[s.text], s.text))
+            seen[s.text] += 1
+        return _Plan(
+            doc, ids, spans, self.vectors.ids_for(source), self.keywords.chunk_ids(source), record is None
+        )
+
+    def _meta(self, doc: Document, span: Span) -> dict[str, Any]:
+        line, page = doc.position(span.start)
+        meta: dict[str, Any] = {
+            "source": doc.source,
+            "name": doc.name,
+            "title": doc.title,
+            "start": span.start,
+            "end": span.end,
+            "line": line,
+            "doc_sha256": doc.sha256,
+        }
+        if page is not None:
+            meta["page"] = page
+        if doc.date:
+            meta["date"] = doc.date
+        return meta
+
+    def _embed_and_store(self, plans: list[_Plan], progress: bool) -> list[FileResult]:
+        # Chunks from many small files are embedded together: batches sorted by length pad least.
+        todo: list[tuple[_Plan, int]] = []
+        for plan in plans:
+            for i, cid in enumerate(plan.ids):
+                if cid not in plan.existing:
+                    todo.append((plan, i))
+                    plan.pending += 1
+        results: list[FileResult] = []
+        for plan in plans:
+            if plan.pending == 0:
+                results.append(self._finish(plan))
+        bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress)
+        step = max(256, self.settings.embed_batch_size)
+        for b in range(0, len(todo), step):
+            batch = todo[b : b + step]
+            vectors = self.embedder.embed([p.spans[i].text for p, i in batch])
+            self.vectors.upsert(
+                [p.ids[i] for p, i in batch],
+                vectors,
+                [p.spans[i].text for p, i in batch],
+                [self._meta(p.doc, p.spans[i]) for p, i in batch],
+            )
+            for p, _ in batch:
+                p.pending -= 1
+                p.embedded += 1
+            for p in dict.fromkeys(p for p, _ in batch):
+                if p.pending == 0:
+                    results.append(self._finish(p))
+            bar.update(len(batch))
+        bar.close()
+        return results
+
+    def _finish(self, plan: _Plan) -> FileResult:
+        """Make Chroma and the keyword index hold exactly this file's chunks, then record its hash."""
+        doc = plan.doc
+        wanted = set(plan.ids)
+        kept = [i for i, cid in enumerate(plan.ids) if cid in plan.existing]
+        # Unchanged text may have moved: refresh spans without re-embedding.
+        self.vectors.update_meta([plan.ids[i] for i in kept], [self._meta(doc, plan.spans[i]) for i in kept])
+        stale = sorted(plan.existing - wanted)
+        self.vectors.delete(stale)
+        self.keywords.add(
+            doc.source, doc.title, [(cid, s.text) for cid, s in zip(plan.ids, plan.spans, strict=True)]
+        )
+        self.keywords.delete(sorted(plan.keyword_ids - wanted))
+        self.keywords.put_record(doc.source, doc.sha256, doc.title, doc.date, len(plan.ids), doc.page_starts)
+        status: Status = "added" if plan.is_new else "updated"
+        log.info("%s %s: %d chunks, %d embedded, %d deleted", status, doc.source, len(plan.ids), plan.embedded, len(stale))
+        return FileResult(doc.source, status, chunks=len(plan.ids), embedded=plan.embedded, deleted=len(stale))
+
+    def _prune(self, roots: list[Path], present: set[str]) -> list[FileResult]:
+        """Drop indexed documents under the given roots whose files are gone."""
+        resolved = [r.resolve() for r in roots]
+        out = []
+        known = {r.source for r in self.keywords.records()} | self.keywords.sources_with_chunks()
+        for source in sorted(known):
+            p = Path(source)
+            under = any(p == r or r in p.parents for r in resolved)
+            if under and source not in present and not p.exists():
+                out.append(self.remove(source))
+                log.info("pruned %s", source)
+        return out

@@ -1,0 +1,172 @@
+"""The LLM, always through the `openai` package: a configured OpenAI-compatible server, or the local
+llama.cpp server that this module starts on demand."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+
+from rag.config import Settings
+from rag.local_model import MODEL_NAME, ensure_model
+
+log = logging.getLogger(__name__)
+
+
+class LLMError(RuntimeError):
+    """The LLM could not answer. The message names the server and the cause and says what to do."""
+
+    def __init__(self, message: str, server: str, cause: str) -> None:
+        super().__init__(message)
+        self.server = server
+        self.cause = cause
+
+
+@dataclass
+class LLM:
+    client: openai.OpenAI
+    model: str
+    base_url: str
+    local: bool
+    max_tokens: int = 400
+    temperature: float = 0.0
+
+    def chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
+        try:
+            resp = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens or self.max_tokens,
+                temperature=self.temperature,
+            )
+        except openai.OpenAIError as e:
+            raise self._error(e) from e
+        return resp.choices[0].message.content or ""
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        try:
+            stream = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+                stream=True,
+            )
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.OpenAIError as e:
+            raise self._error(e) from e
+
+    def ping(self, timeout: float = 2.0) -> str | None:
+        """None when the server answers its model list, else the reason it does not."""
+        try:
+            self.client.with_options(timeout=timeout, max_retries=0).models.list()
+            return None
+        except openai.OpenAIError as e:
+            return str(self._error(e))
+
+    def _error(self, e: Exception) -> LLMError:
+        where = f"LLM server at {self.base_url}"
+        hint = (
+            "start it with 'rag serve' (or 'make run'), or set OPENAI_BASE_URL"
+            if self.local
+            else "check OPENAI_BASE_URL and that the server is up"
+        )
+        if isinstance(e, openai.APITimeoutError):
+            cause = "timed out"
+            msg = f"{where} did not answer in time (RAG_LLM_TIMEOUT); it may be overloaded: try again"
+        elif isinstance(e, openai.APIConnectionError):
+            cause = f"unreachable ({e.__cause__ or e})"
+            msg = f"{where} is unreachable ({e.__cause__ or e}); {hint}"
+        elif isinstance(e, openai.AuthenticationError):
+            cause = f"rejected the API key (HTTP {e.status_code})"
+            msg = f"{where} rejected the API key (HTTP 401): {e.message}; check OPENAI_API_KEY"
+        elif isinstance(e, openai.NotFoundError):
+            cause = f"model not found (HTTP {e.status_code})"
+            msg = f"{where} does not know model '{self.model}' (HTTP 404); set RAG_LLM_MODEL"
+        elif isinstance(e, openai.APIStatusError):
+            cause = f"HTTP {e.status_code}"
+            msg = f"{where} answered HTTP {e.status_code}: {e.message}"
+        else:
+            cause = type(e).__name__
+            msg = f"{where} failed: {e}"
+        return LLMError(msg, self.base_url, cause)
+
+
+def local_base_url(settings: Settings) -> str:
+    return f"http://{settings.local_llm_host}:{settings.local_llm_port}/v1"
+
+
+def make_llm(settings: Settings) -> LLM:
+    if settings.uses_local_llm:
+        base_url, key, model, local = local_base_url(settings), "local", MODEL_NAME, True
+    else:
+        base_url = settings.llm_base_url or "https://api.openai.com/v1"
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "none"
+        model, local = settings.llm_model or "gpt-4o-mini", False
+    client = openai.OpenAI(
+        base_url=base_url, api_key=key, timeout=settings.llm_timeout, max_retries=settings.llm_retries
+    )
+    return LLM(client, settings.llm_model or model, base_url, local, settings.llm_max_tokens, settings.llm_temperature)
+
+
+class LocalServer:
+    """The local llama.cpp server as a child process (`python -m rag.llm_server`)."""
+
+    def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
+        self.settings = settings
+        self.health_url = f"http://{settings.local_llm_host}:{settings.local_llm_port}/health"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = log_path
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=1) as r:
+                return bool(r.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def start(self, timeout: float = 180.0) -> bool:
+        """Start the server unless one already answers; True if this call started it."""
+        if self.healthy():
+            log.info("local LLM server already running at %s", self.health_url)
+            return False
+        ensure_model(self.settings.models_dir)  # fail here, with the fix, rather than in the child
+        out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.llm_server", "--host", self.settings.local_llm_host,
+             "--port", str(self.settings.local_llm_port), "--ctx", str(self.settings.local_llm_ctx)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise LLMError(
+                    f"local LLM server exited with code {self.proc.returncode} while starting"
+                    + (f"; see {self.log_path}" if self.log_path else ""),
+                    self.health_url, "exited",
+                )
+            if self.healthy():
+                log.info("local LLM server up at %s (pid %d)", self.health_url, self.proc.pid)
+                return True
+            time.sleep(0.3)
+        self.stop()
+        raise LLMError(f"local LLM server did not become ready within {timeout:.0f}s", self.health_url, "timeout")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None

@@ -1,0 +1,51 @@
+"""Run llama.cpp's OpenAI-compatible server (xllamacpp) on the local model: `python -m rag.llm_server`.
+
+A separate process so that a crash or a slow load never takes the API down with it, and so that
+`rag ask` and `rag serve` can share one loaded model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from rag.config import Settings, cpu_threads
+from rag.local_model import MODEL_NAME, ensure_model
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = Settings()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=settings.local_llm_host)
+    parser.add_argument("--port", type=int, default=settings.local_llm_port)
+    parser.add_argument("--ctx", type=int, default=settings.local_llm_ctx)
+    parser.add_argument("--parallel", type=int, default=2, help="concurrent generation slots")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s llm-server %(message)s")
+
+    import xllamacpp as xlc  # imported here: only this process needs llama.cpp loaded
+
+    path = ensure_model(settings.models_dir)
+    params = xlc.CommonParams()
+    params.model.path = str(path)
+    params.model_alias = MODEL_NAME
+    params.hostnames = [args.host]
+    params.port = args.port
+    # Each slot gets ctx/parallel tokens: keep every slot large enough for a full prompt.
+    params.n_parallel = args.parallel
+    params.n_ctx = args.ctx * args.parallel
+    params.cpuparams.n_threads = cpu_threads(settings.local_llm_threads)
+    params.cpuparams_batch.n_threads = cpu_threads(settings.local_llm_threads)
+    params.warmup = False
+    server = xlc.Server(params)
+    logging.info("serving %s at %s/v1", MODEL_NAME, server.listening_address)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Build the whole pipeline once from Settings; everything else receives the parts it needs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.answer import Answerer
+from rag.config import Settings
+from rag.embeddings import Embedder, make_embedder
+from rag.ingest import Ingestor
+from rag.keyword import KeywordIndex
+from rag.llm import LLM, make_llm
+from rag.prompts import DEFAULT_DIR, Prompts
+from rag.retrieve import Retriever
+from rag.store import VectorStore, make_chroma_client
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    embedder: Embedder
+    vectors: VectorStore
+    keywords: KeywordIndex
+    llm: LLM
+    ingestor: Ingestor
+    retriever: Retriever
+    answerer: Answerer
+
+    def close(self) -> None:
+        self.keywords.close()
+
+
+def build(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    chroma_client: Any = None,
+    llm: LLM | None = None,
+    prompts_dir: Path = DEFAULT_DIR,
+) -> Pipeline:
+    llm = llm or make_llm(settings)
+    embedder = embedder or make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
+    # The keyword index follows the collection so that two collections never share one.
+    keywords = KeywordIndex(settings.data_dir / f"keyword-{settings.collection}.sqlite")
+    ingestor = Ingestor(settings, embedder, vectors, keywords, threading.RLock())
+    retriever = Retriever(settings, embedder, vectors, keywords)
+    answerer = Answerer(retriever, llm, Prompts.load(prompts_dir))
+    return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)

@@ -1,0 +1,35 @@
+"""Prompt templates, read from files in prompts/ once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass(frozen=True)
+class Prompts:
+    answer_system: str
+    answer_user: str
+    passage: str
+    refusal: str
+    no_passages: str
+    condense: str
+
+    @classmethod
+    def load(cls, directory: Path = DEFAULT_DIR) -> Prompts:
+        def read(name: str) -> str:
+            path = directory / name
+            if not path.exists():
+                raise FileNotFoundError(f"prompt template {path} is missing (RAG_PROMPTS_DIR points at {directory})")
+            return path.read_text(encoding="utf-8").strip()
+
+        return cls(
+            answer_system=read("answer_system.md"),
+            answer_user=read("answer_user.md"),
+            passage=read("passage.md"),
+            refusal=read("refusal.txt"),
+            no_passages=read("no_passages.txt"),
+            condense=read("condense.md"),
+        )

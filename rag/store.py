@@ -1,0 +1,120 @@
+"""The vector store: a Chroma collection (on disk, or a `chroma run` server) keyed by content-derived ids.
+
+We hand Chroma our own vectors and never let it embed: its default embedding function downloads a model
+at run time, and the collection's metadata records which model made the vectors so a mismatch is caught.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingMismatch(RuntimeError):
+    pass
+
+
+class StoreUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    text: str
+    meta: dict[str, Any]
+
+
+def make_chroma_client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as e:
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {e}; start it with "
+                f"'chroma run --path DIR --port N' or unset RAG_CHROMA_URL to use files on disk"
+            ) from e
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+class VectorStore:
+    def __init__(self, client: Any, collection: str, embedding_model: str, dim: int | None = None) -> None:
+        self.collection = client.get_or_create_collection(
+            collection,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", "embedding_model": embedding_model},
+        )
+        recorded = (self.collection.metadata or {}).get("embedding_model")
+        if recorded != embedding_model:
+            raise EmbeddingMismatch(
+                f"collection '{collection}' holds vectors made by '{recorded}', but the embedding model in "
+                f"force is '{embedding_model}'. Use another collection (RAG_COLLECTION=...) or set the "
+                f"embedding backend back to the one that built it."
+            )
+
+    def ids_for(self, source: str) -> set[str]:
+        return set(self.collection.get(where={"source": source}, include=[])["ids"])
+
+    def all_sources(self) -> set[str]:
+        got = self.collection.get(include=["metadatas"])
+        return {m["source"] for m in got["metadatas"] or []}
+
+    def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict[str, Any]]) -> None:
+        if ids:
+            self.collection.upsert(ids=ids, embeddings=vectors.tolist(), documents=texts, metadatas=metas)
+
+    def update_meta(self, ids: list[str], metas: list[dict[str, Any]]) -> None:
+        if ids:
+            self.collection.update(ids=ids, metadatas=metas)
+
+    def delete(self, ids: list[str]) -> None:
+        for b in range(0, len(ids), 500):
+            self.collection.delete(ids=ids[b : b + 500])
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[StoredChunk, float]]:
+        """Nearest chunks with cosine similarity, best first."""
+        n = self.collection.count()
+        if n == 0:
+            return []
+        res = self.collection.query(
+            query_embeddings=[vector.tolist()], n_results=min(k, n), include=["documents", "metadatas", "distances"]
+        )
+        out = []
+        for cid, doc, meta, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+        ):
+            out.append((StoredChunk(cid, doc, dict(meta)), 1.0 - float(dist)))
+        return out
+
+    def get(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
+        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        res = self.collection.get(ids=ids, include=include)
+        chunks = [
+            StoredChunk(cid, doc, dict(meta))
+            for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        ]
+        vectors = np.asarray(res["embeddings"], dtype=np.float32) if with_vectors and len(chunks) else None
+        return chunks, vectors
+
+    def count(self) -> int:
+        return int(self.collection.count())
