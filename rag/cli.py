@@ -194,9 +194,9 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = Settings()
-    from rag.store import EmbeddingMismatch, StoreUnavailable
     from rag.llm import LLMError
     from rag.local_model import ModelMissing
+    from rag.store import EmbeddingMismatch, StoreUnavailable
 
     try:
         sys.exit(args.func(args, settings))

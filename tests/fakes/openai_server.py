@@ -1,0 +1,130 @@
+"""A small OpenAI-compatible server over real HTTP, standing in for a remote LLM in tests.
+
+Its replies are scripted: by default it answers from the first passage it is given, citing it, and refuses
+when the passages do not mention the question's key word. Tests can set `reply` (a fixed text or a
+function of the messages), `status` (an HTTP error to return), or `delay` (seconds before answering).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = str | Callable[[list[dict[str, str]]], str]
+REFUSAL = "The documents do not answer this question."
+
+
+def default_reply(messages: list[dict[str, str]]) -> str:
+    """Answer with the first sentence of passage [1], cited; refuse if no passage shares a word with the question."""
+    user = messages[-1]["content"]
+    if "Standalone question:" in user:  # the follow-up rewriting prompt
+        last = re.search(r"Last question: (.*)", user)
+        convo = re.findall(r"user: (.*)", user)
+        return f"{last.group(1) if last else ''} (about: {convo[-1] if convo else ''})"
+    question = re.search(r"Question: (.*)", user)
+    passages = re.findall(r"^\[(\d+)\][^\n]*\n(.*?)(?=\n\n\[\d+\]|\Z)", user.split("\n\nQuestion:")[0], re.S | re.M)
+    if not question or not passages:
+        return REFUSAL
+    words = {w for w in re.findall(r"[a-z]{5,}", question.group(1).lower())}
+    for n, text in passages:
+        if words & set(re.findall(r"[a-z]{5,}", text.lower())):
+            sentence = re.split(r"(?<=[.!?])\s", text.strip())[0]
+            return f"{sentence.rstrip('.')} [{n}]."
+    return REFUSAL
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.reply: Reply = default_reply
+        self.status: int | None = None
+        self.delay = 0.0
+        self.model = "fake-model"
+        self.requests: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        self.reply, self.status, self.delay = default_reply, None, 0.0
+        self.requests.clear()
+
+    def text_for(self, messages: list[dict[str, str]]) -> str:
+        return self.reply(messages) if callable(self.reply) else self.reply
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _json(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if fake.status:
+                    return self._json(fake.status, {"error": {"message": "scripted failure"}})
+                if self.path.rstrip("/").endswith("/models"):
+                    return self._json(200, {"object": "list", "data": [{"id": fake.model, "object": "model"}]})
+                self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                fake.requests.append(body)
+                if fake.delay:
+                    time.sleep(fake.delay)
+                if fake.status:
+                    return self._json(fake.status, {"error": {"message": f"scripted failure {fake.status}"}})
+                if not self.path.endswith("/chat/completions"):
+                    return self._json(404, {"error": {"message": "not found"}})
+                text = fake.text_for(body["messages"])
+                if not body.get("stream"):
+                    return self._json(200, {
+                        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                        "model": fake.model,
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                     "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    })
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for piece in re.findall(r"\S+\s*", text):
+                    chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                             "model": fake.model,
+                             "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                end = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": fake.model,
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+                self.wfile.flush()
+                self.close_connection = True
+
+        return Handler
