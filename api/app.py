@@ -35,8 +35,14 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         timings = getattr(request.state, "timings", {})
         extra = "".join(f" {k}={v:.0f}" for k, v in timings.items() if k != "total_ms")
         # Path only: query strings and headers can carry secrets.
-        log.info("%s %s %d total_ms=%.0f%s", request.method, request.url.path, response.status_code,
-                 (time.perf_counter() - t0) * 1000, extra)
+        log.info(
+            "%s %s %d total_ms=%.0f%s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - t0) * 1000,
+            extra,
+        )
         return response
 
     app.include_router(health.router)

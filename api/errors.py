@@ -26,8 +26,17 @@ def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"type": type_, "message": message}, **extra}
 
 
-_TYPES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          413: "too_large", 415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited"}
+_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+}
 
 
 def install(app: FastAPI) -> None:

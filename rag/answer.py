@@ -109,9 +109,7 @@ class Answerer:
                 return event.answer
         raise AssertionError("stream ended without an answer")
 
-    def stream(
-        self, question: str, history: list[Message] | None = None, top_k: int | None = None
-    ) -> Iterator[Event]:
+    def stream(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Iterator[Event]:
         """Sources first, then tokens as the model writes, then Done. Raises AnswerFailed mid-way."""
         question = question.strip()
         t0 = time.perf_counter()
@@ -122,8 +120,9 @@ class Answerer:
         t1 = time.perf_counter()
         if not passages:
             yield Token(self.prompts.no_passages)
-            yield Done(Answer(question, self.prompts.no_passages, [], True, self.llm.model, retrieval_ms, 0.0,
-                              [], standalone))
+            yield Done(
+                Answer(question, self.prompts.no_passages, [], True, self.llm.model, retrieval_ms, 0.0, [], standalone)
+            )
             return
         pieces: list[str] = []
         try:
@@ -139,8 +138,9 @@ class Answerer:
         self, question: str, standalone: str, raw: str, passages: list[Passage], retrieval_ms: float, gen_ms: float
     ) -> Answer:
         if is_refusal(raw, self.prompts.refusal):
-            return Answer(question, self.prompts.refusal, [], True, self.llm.model, retrieval_ms, gen_ms,
-                          passages, standalone)
+            return Answer(
+                question, self.prompts.refusal, [], True, self.llm.model, retrieval_ms, gen_ms, passages, standalone
+            )
         checked = check(raw, [p.text for p in passages])
         removed = {"invented": checked.invented, "unsupported": checked.unsupported, "added": checked.added}
         if checked.invented or checked.unsupported:
@@ -148,8 +148,18 @@ class Answerer:
         if not checked.cited:
             # Nothing in the answer is backed by a passage: an answer we cannot check is not given.
             log.info("answer withheld, no sentence is supported by a passage: %r", raw[:200])
-            return Answer(question, self.prompts.refusal, [], True, self.llm.model, retrieval_ms, gen_ms,
-                          passages, standalone, {k: v for k, v in removed.items() if v})
+            return Answer(
+                question,
+                self.prompts.refusal,
+                [],
+                True,
+                self.llm.model,
+                retrieval_ms,
+                gen_ms,
+                passages,
+                standalone,
+                {k: v for k, v in removed.items() if v},
+            )
         return Answer(
             question,
             checked.text,
@@ -171,8 +181,10 @@ class Answerer:
         refusal = self.prompts.refusal
         return [
             {"role": "system", "content": self.prompts.answer_system.format(refusal=refusal)},
-            {"role": "user", "content": self.prompts.answer_user.format(passages=blocks, question=question,
-                                                                         refusal=refusal)},
+            {
+                "role": "user",
+                "content": self.prompts.answer_user.format(passages=blocks, question=question, refusal=refusal),
+            },
         ]
 
     def standalone(self, question: str, history: list[Message]) -> str:

@@ -32,7 +32,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             detail = f"{r.chunks} chunks, {r.embedded} embedded" if r.status != "removed" else f"{r.deleted} chunks"
             print(f"{r.status:<8} {r.source} ({detail})")
     print(f"{report.summary()}; index holds {pipe.vectors.count()} chunks")
-    return 1 if report.skipped and not (report.count("added") + report.count("updated") + report.count("unchanged")) else 0
+    return (
+        1 if report.skipped and not (report.count("added") + report.count("updated") + report.count("unchanged")) else 0
+    )
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,8 +51,15 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         answer = pipe.answerer.ask(args.question, top_k=args.top_k)
     except AnswerFailed as e:
         if args.json:
-            print(json.dumps({"error": {"type": "llm_unavailable", "message": str(e)},
-                              "passages": [citation_dict(i, p) for i, p in enumerate(e.passages, 1)]}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "error": {"type": "llm_unavailable", "message": str(e)},
+                        "passages": [citation_dict(i, p) for i, p in enumerate(e.passages, 1)],
+                    },
+                    indent=2,
+                )
+            )
         else:
             print(f"error: {e}", file=sys.stderr)
             if e.passages:
@@ -72,8 +81,10 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         print("\nSources:")
         _print_sources(answer.citations)
-    print(f"\n({answer.model}; retrieval {answer.retrieval_ms:.0f} ms, generation {answer.generation_ms:.0f} ms)",
-          file=sys.stderr)
+    print(
+        f"\n({answer.model}; retrieval {answer.retrieval_ms:.0f} ms, generation {answer.generation_ms:.0f} ms)",
+        file=sys.stderr,
+    )
 
 
 def _print_sources(items: list[tuple[int, Passage]]) -> None:
@@ -151,11 +162,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (INFO level)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("ingest", help="index files or folders (incremental)", description=(
-        "Index .txt, .md, .html and .pdf files; folders are walked recursively. Unchanged files cost nothing; "
-        "changed files re-embed only changed chunks. Bad files are reported and skipped."))
+    s = sub.add_parser(
+        "ingest",
+        help="index files or folders (incremental)",
+        description=(
+            "Index .txt, .md, .html and .pdf files; folders are walked recursively. Unchanged files cost nothing; "
+            "changed files re-embed only changed chunks. Bad files are reported and skipped."
+        ),
+    )
     s.add_argument("paths", nargs="+", help="files or folders")
-    s.add_argument("--prune", action="store_true", help="also drop indexed files under these paths that no longer exist")
+    s.add_argument(
+        "--prune", action="store_true", help="also drop indexed files under these paths that no longer exist"
+    )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_ingest)
 

@@ -49,12 +49,8 @@ class Settings(BaseSettings):
     )
 
     # The LLM. Unset base URL and key = the local model, started by the project itself.
-    llm_base_url: str | None = Field(
-        None, validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL")
-    )
-    llm_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("RAG_LLM_API_KEY", "OPENAI_API_KEY")
-    )
+    llm_base_url: str | None = Field(None, validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"))
+    llm_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("RAG_LLM_API_KEY", "OPENAI_API_KEY"))
     llm_model: str | None = Field(None, description="Model name; default gpt-4o-mini remote, the local model locally.")
     llm_timeout: float = Field(120.0, gt=0, description="Seconds before one LLM call is abandoned.")
     llm_retries: int = Field(1, ge=0, le=5)

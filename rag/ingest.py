@@ -161,9 +161,7 @@ class Ingestor:
         for s in spans:
             ids.append(chunk_id(source, seen[s.text], s.text))
             seen[s.text] += 1
-        return _Plan(
-            doc, ids, spans, self.vectors.ids_for(source), self.keywords.chunk_ids(source), record is None
-        )
+        return _Plan(doc, ids, spans, self.vectors.ids_for(source), self.keywords.chunk_ids(source), record is None)
 
     def _meta(self, doc: Document, span: Span) -> dict[str, Any]:
         line, page = doc.position(span.start)
@@ -224,13 +222,13 @@ class Ingestor:
         self.vectors.update_meta([plan.ids[i] for i in kept], [self._meta(doc, plan.spans[i]) for i in kept])
         stale = sorted(plan.existing - wanted)
         self.vectors.delete(stale)
-        self.keywords.add(
-            doc.source, doc.title, [(cid, s.text) for cid, s in zip(plan.ids, plan.spans, strict=True)]
-        )
+        self.keywords.add(doc.source, doc.title, [(cid, s.text) for cid, s in zip(plan.ids, plan.spans, strict=True)])
         self.keywords.delete(sorted(plan.keyword_ids - wanted))
         self.keywords.put_record(doc.source, doc.sha256, doc.title, doc.date, len(plan.ids), doc.page_starts)
         status: Status = "added" if plan.is_new else "updated"
-        log.info("%s %s: %d chunks, %d embedded, %d deleted", status, doc.source, len(plan.ids), plan.embedded, len(stale))
+        log.info(
+            "%s %s: %d chunks, %d embedded, %d deleted", status, doc.source, len(plan.ids), plan.embedded, len(stale)
+        )
         return FileResult(doc.source, status, chunks=len(plan.ids), embedded=plan.embedded, deleted=len(stale))
 
     def _prune(self, roots: list[Path], present: set[str]) -> list[FileResult]:

@@ -143,9 +143,19 @@ class LocalServer:
         ensure_model(self.settings.models_dir)  # fail here, with the fix, rather than in the child
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.llm_server", "--host", self.settings.local_llm_host,
-             "--port", str(self.settings.local_llm_port), "--ctx", str(self.settings.local_llm_ctx)],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "rag.llm_server",
+                "--host",
+                self.settings.local_llm_host,
+                "--port",
+                str(self.settings.local_llm_port),
+                "--ctx",
+                str(self.settings.local_llm_ctx),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -153,7 +163,8 @@ class LocalServer:
                 raise LLMError(
                     f"local LLM server exited with code {self.proc.returncode} while starting"
                     + (f"; see {self.log_path}" if self.log_path else ""),
-                    self.health_url, "exited",
+                    self.health_url,
+                    "exited",
                 )
             if self.healthy():
                 log.info("local LLM server up at %s (pid %d)", self.health_url, self.proc.pid)

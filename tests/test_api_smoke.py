@@ -4,7 +4,9 @@ from tests.conftest import LiveServer
 
 
 def test_ask_over_http_cites_seed(live: LiveServer) -> None:
-    r = httpx.post(f"{live.url}/v1/ask", json={"question": "What does Serbia want to import from Azerbaijan?"}, timeout=30)
+    r = httpx.post(
+        f"{live.url}/v1/ask", json={"question": "What does Serbia want to import from Azerbaijan?"}, timeout=30
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert not body["refused"]

@@ -23,8 +23,11 @@ async def healthz() -> dict[str, str]:
 async def readyz(pipe: Pipeline = Depends(get_pipeline)) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
-        checks["index"] = {"ok": True, "chunks": await run_in_threadpool(pipe.vectors.count),
-                           "documents": len(pipe.keywords.records())}
+        checks["index"] = {
+            "ok": True,
+            "chunks": await run_in_threadpool(pipe.vectors.count),
+            "documents": len(pipe.keywords.records()),
+        }
     except Exception as e:  # noqa: BLE001 - reported, not raised
         checks["index"] = {"ok": False, "error": str(e)}
     try:
