@@ -20,7 +20,7 @@ def _default_models_dir() -> Path:
 class Settings(BaseSettings):
     """Everything configurable. Defaults work offline with no API key."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_file=".env", extra="ignore", populate_by_name=True)
 
     # Where things live
     data_dir: Path = Field(Path("data"), description="Chroma files, keyword index, uploads, feedback.")

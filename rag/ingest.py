@@ -193,7 +193,8 @@ class Ingestor:
             if plan.pending == 0:
                 results.append(self._finish(plan))
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress)
-        step = max(256, self.settings.embed_batch_size)
+        # Store every few batches, so an interrupted ingest keeps most of what it embedded.
+        step = 8 * self.settings.embed_batch_size
         for b in range(0, len(todo), step):
             batch = todo[b : b + step]
             vectors = self.embedder.embed([p.spans[i].text for p, i in batch])

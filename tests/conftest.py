@@ -41,14 +41,13 @@ def fake_llm(fake_llm_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
 
 
 def make_settings(data_dir: Path, llm_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"llm_retries": 0, "llm_timeout": 10, **overrides}
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=data_dir,
         llm_base_url=llm_url,
         llm_api_key="test-key",  # type: ignore[arg-type]
-        llm_retries=0,
-        llm_timeout=10,
-        **overrides,  # type: ignore[arg-type]
+        **values,  # type: ignore[arg-type]
     )
 
 

@@ -1,0 +1,131 @@
+"""Answering against a scripted OpenAI-compatible server over real HTTP: citations checked in code."""
+
+import re
+
+import pytest
+
+from rag.answer import AnswerFailed, Done, Message, Sources, Token
+from rag.config import Settings
+from rag.embeddings import MiniLMEmbedder
+from rag.pipeline import Pipeline, build
+from tests.conftest import SEEDS, free_port, make_settings
+from tests.fakes.openai_server import REFUSAL, FakeOpenAI
+
+QUESTION = "What does Serbia want to import from Azerbaijan?"
+
+
+@pytest.fixture
+def seeded(pipeline: Pipeline) -> Pipeline:
+    pipeline.ingestor.ingest([SEEDS])
+    return pipeline
+
+
+def passages_in(messages: list[dict[str, str]]) -> dict[int, str]:
+    user = messages[-1]["content"]
+    return {int(n): t for n, t in re.findall(r"^\[(\d+)\][^\n]*\n(.*?)(?=\n\n\[\d+\]|\n\nQuestion:)", user, re.S | re.M)}
+
+
+def test_answer_cites_real_passages(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    answer = seeded.answerer.ask(QUESTION)
+    assert not answer.refused and answer.citations
+    for n, p in answer.citations:
+        assert f"[{n}]" in answer.answer
+        assert open(p.source, encoding="utf-8").read()[p.start : p.end] == p.text
+    assert answer.model == "fake-model" or answer.model
+
+
+def test_invented_citation_numbers_are_removed(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    def reply(messages: list[dict[str, str]]) -> str:
+        gas = next(n for n, t in passages_in(messages).items() if "import gas from Azerbaijan" in t)
+        return f"Serbia would import gas from Azerbaijan [{gas}][42]. It also likes oil [0]."
+
+    fake_llm.reply = reply
+    answer = seeded.answerer.ask(QUESTION)
+    assert "[42]" not in answer.answer and "[0]" not in answer.answer
+    assert sorted(answer.removed_citations["invented"]) == [0, 42]
+    cited = [n for n, _ in answer.citations]
+    assert len(cited) >= 1 and all(f"[{n}]" in answer.answer for n in cited)
+    assert all(1 <= n <= len(answer.passages) for n in cited)
+
+
+def test_citation_that_does_not_support_its_sentence_is_dropped(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    def reply(messages: list[dict[str, str]]) -> str:
+        ps = passages_in(messages)
+        gas = next(n for n, t in ps.items() if "import gas from Azerbaijan" in t)
+        wrong = next(n for n, t in ps.items() if "import gas" not in t and "electricity" not in t)
+        return (
+            f"Serbia would import gas from Azerbaijan and produce electricity with gas-fired power plants [{wrong}]. "
+            f"Then Serbia would sell the electricity on the EU market [{gas}]."
+        )
+
+    fake_llm.reply = reply
+    answer = seeded.answerer.ask(QUESTION)
+    assert answer.removed_citations.get("unsupported"), answer
+    texts = [p.text for _, p in answer.citations]
+    assert all("electricity" in t for t in texts), "only supporting passages are returned"
+    assert len(answer.citations) == len({n for n, _ in answer.citations})
+
+
+def test_nothing_relevant_is_refused_without_calling_the_llm(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    answer = seeded.answerer.ask("Which team won the 1966 football World Cup final at Wembley?")
+    assert answer.refused and answer.citations == []
+    assert "could not find" in answer.answer
+    assert fake_llm.requests == []
+
+
+def test_model_refusal_means_refused_and_no_citations(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply = REFUSAL + " [1]"
+    answer = seeded.answerer.ask("What is the population of Serbia?")
+    assert answer.refused and answer.citations == [] and answer.answer == REFUSAL
+
+
+def test_an_answer_no_passage_supports_is_withheld(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply = "The population of Serbia is approximately 6.8 million people [1]."
+    answer = seeded.answerer.ask("What is the population of Serbia?")
+    assert answer.refused and answer.citations == []
+    assert answer.removed_citations["unsupported"] == [1]
+
+
+def test_stream_yields_sources_tokens_then_done(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    events = list(seeded.answerer.stream(QUESTION))
+    assert isinstance(events[0], Sources) and events[0].passages
+    tokens = [e.text for e in events if isinstance(e, Token)]
+    assert len(tokens) > 3
+    assert isinstance(events[-1], Done)
+    assert re.sub(r"\s?\[\d+\]", "", "".join(tokens)).strip(" .") in events[-1].answer.answer
+
+
+def test_follow_up_is_rewritten_with_history(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    history = [Message("user", QUESTION), Message("assistant", "Serbia would import gas from Azerbaijan [1].")]
+    answer = seeded.answerer.ask("and what about oil?", history=history)
+    assert answer.standalone_question and "oil" in answer.standalone_question
+    assert QUESTION in answer.standalone_question  # the fake rewrites by appending the earlier question
+    assert any("Standalone question" in r["messages"][-1]["content"] for r in fake_llm.requests)
+
+
+def test_unreachable_llm_names_the_server_and_keeps_passages(
+    tmp_path, embedder: MiniLMEmbedder, fake_llm: FakeOpenAI
+) -> None:  # type: ignore[no-untyped-def]
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    pipe = build(make_settings(tmp_path / "d", dead), embedder=embedder)
+    pipe.ingestor.ingest([SEEDS])
+    with pytest.raises(AnswerFailed) as info:
+        pipe.answerer.ask(QUESTION)
+    assert dead in str(info.value) and "unreachable" in str(info.value)
+    assert info.value.passages and "import" in " ".join(p.text for p in info.value.passages)
+
+
+def test_rejected_key_is_a_clear_error(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    fake_llm.status = 401
+    with pytest.raises(AnswerFailed, match="rejected the API key"):
+        seeded.answerer.ask(QUESTION)
+
+
+def test_slow_llm_times_out(tmp_path, embedder: MiniLMEmbedder, fake_llm: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings = make_settings(tmp_path / "d", fake_llm.base_url, llm_timeout=0.5)
+    pipe = build(settings, embedder=embedder)
+    pipe.ingestor.ingest([SEEDS])
+    fake_llm.delay = 2
+    with pytest.raises(AnswerFailed, match="did not answer in time") as info:
+        pipe.answerer.ask(QUESTION)
+    assert info.value.passages
