@@ -1,0 +1,82 @@
+"""The `rag` command as a user runs it: a real subprocess, real Chroma on disk, the fake LLM over HTTP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SEEDS
+from tests.fakes.openai_server import FakeOpenAI
+
+
+def rag(args: list[str], data: Path, llm: FakeOpenAI, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "RAG_DATA_DIR": str(data), "OPENAI_BASE_URL": llm.base_url,
+                "OPENAI_API_KEY": "sk-test-secret-1234", "RAG_LLM_RETRIES": "0", **env}
+    return subprocess.run([sys.executable, "-m", "rag", *args], env=full_env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_ingest_ask_json_sources_config(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    data = tmp_path / "data"
+    out = rag(["ingest", str(SEEDS)], data, fake_llm)
+    assert out.returncode == 0, out.stderr
+    assert "1 added" in out.stdout
+
+    out = rag(["ask", "--json", "What does Serbia want to import from Azerbaijan?"], data, fake_llm)
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    for key, kind in {"answer": str, "citations": list, "refused": bool, "model": str,
+                      "retrieval_ms": float, "generation_ms": float}.items():
+        assert isinstance(body[key], kind), key
+    assert body["citations"] and not body["refused"]
+    for c in body["citations"]:
+        assert set(c) >= {"id", "source", "chunk_id", "start", "end", "text", "score"}
+        assert isinstance(c["id"], int) and isinstance(c["score"], float)
+        assert Path(c["source"]).read_text(encoding="utf-8")[c["start"] : c["end"]] == c["text"]
+        assert f"[{c['id']}]" in body["answer"]
+
+    out = rag(["ask", "What does Serbia want to import from Azerbaijan?"], data, fake_llm)
+    assert out.returncode == 0 and "Sources:" in out.stdout and "000_e525b34afe8532cd.txt" in out.stdout
+
+    out = rag(["ask", "--json", "Which team won the 1966 football World Cup final at Wembley?"], data, fake_llm)
+    body = json.loads(out.stdout)
+    assert body["refused"] is True and body["citations"] == []
+
+    out = rag(["sources"], data, fake_llm)
+    assert "000_e525b34afe8532cd.txt" in out.stdout and "1 documents" in out.stdout
+
+    out = rag(["config"], data, fake_llm)
+    assert "sk-test-secret-1234" not in out.stdout and "****1234" in out.stdout
+
+
+def test_dead_llm_gives_error_and_passages(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    data = tmp_path / "data"
+    rag(["ingest", "-q", str(SEEDS)], data, fake_llm)
+    fake_llm.status = 503
+    out = rag(["ask", "What does Serbia want to import from Azerbaijan?"], data, fake_llm)
+    assert out.returncode == 2
+    assert fake_llm.base_url in out.stderr and "503" in out.stderr
+    assert "most relevant passages" in out.stdout and "import" in out.stdout
+
+    out = rag(["ask", "--json", "What does Serbia want to import from Azerbaijan?"], data, fake_llm)
+    body = json.loads(out.stdout)
+    assert body["error"]["type"] == "llm_unavailable" and body["passages"]
+
+
+def test_ingest_reports_bad_files_and_unknown_paths(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ok.txt").write_text("Serbia buys gas.", encoding="utf-8")
+    (docs / "bad.txt").write_bytes(b"\xff\xfe\x00\x00garbage")
+    out = rag(["ingest", str(docs), str(tmp_path / "missing")], tmp_path / "data", fake_llm)
+    assert out.returncode == 0
+    assert "bad.txt" in out.stderr and "missing: no such file or directory" in out.stderr
+    assert "1 added" in out.stdout and "2 skipped" in out.stdout
+
+
+def test_help_explains(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    out = rag(["--help"], tmp_path, fake_llm)
+    assert out.returncode == 0
+    for command in ("ingest", "ask", "sources", "config", "serve"):
+        assert command in out.stdout
