@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -109,8 +108,11 @@ def main() -> None:
     result = {
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
         "corpus": f"Cranfield ({n_docs} abstracts) from shared/evaldata",
-        "settings": {"chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap,
-                     "embed_batch_size": settings.embed_batch_size},
+        "settings": {
+            "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap": settings.chunk_overlap,
+            "embed_batch_size": settings.embed_batch_size,
+        },
         "chunks": chunks,
         "first_ingest_s": first_s,
         "pipeline_chunks_per_s": pipeline_rate,
@@ -133,8 +135,10 @@ def main() -> None:
         ("pipeline / bare model", f"{pipeline_rate / bare_rate:.2f}  (aim >= 0.90)"),
     ]
     if chroma_rate:
-        rows += [("Chroma ONNXMiniLM_L6_V2, same files", f"{chroma_rate:.1f} chunks/s"),
-                 ("pipeline / Chroma EF", f"{pipeline_rate / chroma_rate:.2f}x  (aim >= 1.5x)")]
+        rows += [
+            ("Chroma ONNXMiniLM_L6_V2, same files", f"{chroma_rate:.1f} chunks/s"),
+            ("pipeline / Chroma EF", f"{pipeline_rate / chroma_rate:.2f}x  (aim >= 1.5x)"),
+        ]
     rows += [("re-ingest unchanged", f"{again_s:.2f} s = {100 * again_s / first_s:.1f}% of first (aim <= 2%)")]
     for mode, v in latency.items():
         rows.append((f"retrieval {mode} @ {big} chunks", f"p50 {v['p50_ms']:.1f} ms, p95 {v['p95_ms']:.1f} ms"))

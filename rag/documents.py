@@ -116,8 +116,8 @@ def _html(raw: str) -> tuple[str, str | None, str | None]:
     soup = BeautifulSoup(raw, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else None
     date = None
-    for attrs in ({"property": "article:published_time"}, {"name": "date"}, {"name": "dcterms.date"}):
-        meta = soup.find("meta", attrs=attrs)
+    for key, value in (("property", "article:published_time"), ("name", "date"), ("name", "dcterms.date")):
+        meta = soup.find("meta", attrs={key: value})
         if meta and meta.get("content"):
             m = _DATE.search(str(meta["content"]))
             date = m.group(0) if m else None

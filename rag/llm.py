@@ -61,6 +61,8 @@ class LLM:
                 stream=True,
             )
             for chunk in stream:
+                if isinstance(chunk, tuple):  # the SDK's loose typing; never happens at run time
+                    continue
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
         except openai.OpenAIError as e:

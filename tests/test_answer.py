@@ -1,6 +1,7 @@
 """Answering against a scripted OpenAI-compatible server over real HTTP: citations checked in code."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,9 @@ def seeded(pipeline: Pipeline) -> Pipeline:
 
 def passages_in(messages: list[dict[str, str]]) -> dict[int, str]:
     user = messages[-1]["content"]
-    return {int(n): t for n, t in re.findall(r"^\[(\d+)\][^\n]*\n(.*?)(?=\n\n\[\d+\]|\n\nQuestion:)", user, re.S | re.M)}
+    return {
+        int(n): t for n, t in re.findall(r"^\[(\d+)\][^\n]*\n(.*?)(?=\n\n\[\d+\]|\n\nQuestion:)", user, re.S | re.M)
+    }
 
 
 def test_answer_cites_real_passages(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
@@ -30,8 +33,8 @@ def test_answer_cites_real_passages(seeded: Pipeline, fake_llm: FakeOpenAI) -> N
     assert not answer.refused and answer.citations
     for n, p in answer.citations:
         assert f"[{n}]" in answer.answer
-        assert open(p.source, encoding="utf-8").read()[p.start : p.end] == p.text
-    assert answer.model == "fake-model" or answer.model
+        assert Path(p.source).read_text(encoding="utf-8")[p.start : p.end] == p.text
+    assert answer.model == "fake-model"
 
 
 def test_invented_citation_numbers_are_removed(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:

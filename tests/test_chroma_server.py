@@ -24,7 +24,8 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
     assert chroma, "chromadb's 'chroma' command is installed with the package"
     proc = subprocess.Popen(
         [chroma, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -44,7 +44,7 @@ def test_spans_are_exact_and_within_budget(text: str, size: int, overlap: int) -
 def test_prefers_paragraph_and_sentence_boundaries() -> None:
     chunks = chunk_text(SEED_TEXT, encoding(), 128, 24)
     for c in chunks[:-1]:
-        assert c.text[-1] in ".!?”\"", f"chunk ends mid-sentence: {c.text[-40:]!r}"
+        assert c.text[-1] in '.!?”"', f"chunk ends mid-sentence: {c.text[-40:]!r}"
 
 
 def test_neighbours_overlap_when_sentences_are_small() -> None:

@@ -11,10 +11,17 @@ from tests.fakes.openai_server import FakeOpenAI
 
 
 def rag(args: list[str], data: Path, llm: FakeOpenAI, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "RAG_DATA_DIR": str(data), "OPENAI_BASE_URL": llm.base_url,
-                "OPENAI_API_KEY": "sk-test-secret-1234", "RAG_LLM_RETRIES": "0", **env}
-    return subprocess.run([sys.executable, "-m", "rag", *args], env=full_env, capture_output=True, text=True,
-                          timeout=120)
+    full_env = {
+        **os.environ,
+        "RAG_DATA_DIR": str(data),
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "sk-test-secret-1234",
+        "RAG_LLM_RETRIES": "0",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args], env=full_env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_ingest_ask_json_sources_config(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
@@ -26,8 +33,14 @@ def test_ingest_ask_json_sources_config(tmp_path: Path, fake_llm: FakeOpenAI) ->
     out = rag(["ask", "--json", "What does Serbia want to import from Azerbaijan?"], data, fake_llm)
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
-    for key, kind in {"answer": str, "citations": list, "refused": bool, "model": str,
-                      "retrieval_ms": float, "generation_ms": float}.items():
+    for key, kind in {
+        "answer": str,
+        "citations": list,
+        "refused": bool,
+        "model": str,
+        "retrieval_ms": float,
+        "generation_ms": float,
+    }.items():
         assert isinstance(body[key], kind), key
     assert body["citations"] and not body["refused"]
     for c in body["citations"]:
