@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import openai
 
 from rag.config import Settings
@@ -65,7 +66,8 @@ class LLM:
                     continue
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
-        except openai.OpenAIError as e:
+        # A server that dies mid-answer surfaces as httpx's error, which the SDK does not wrap while streaming.
+        except (openai.OpenAIError, httpx.HTTPError) as e:
             raise self._error(e) from e
 
     def ping(self, timeout: float = 2.0) -> str | None:
