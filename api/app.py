@@ -47,4 +47,13 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     app.include_router(health.router)
     app.include_router(ask.router)
+
+    # Slack: on only with both secrets; otherwise say so once at start-up (api/routes/slack.py, docs/slack.md).
+    from api.routes import feedback, slack
+
+    app.include_router(feedback.router)
+    if settings.slack_bot_token and settings.slack_signing_secret:
+        slack.mount(app, settings, pipeline)
+    else:
+        log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer in Slack at /slack/events")
     return app

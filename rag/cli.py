@@ -152,6 +152,58 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.feedback import FeedbackStore, feedback_path
+
+    path = feedback_path(settings.data_dir)
+    records = FeedbackStore(path).recent(args.limit, args.rating) if path.exists() else []
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
+        return 0
+    if not records:
+        print(f"no feedback yet in {path} (people rate answers with the buttons under them in Slack)")
+        return 0
+    for r in records:
+        d = r.to_dict()
+        print(f"{d['at']}  {r.rating:<11}  {r.user}  {r.surface} {r.place}")
+        print(textwrap.indent(textwrap.fill(f"Q: {r.question}", 96), "  "))
+        print(textwrap.indent(textwrap.fill(f"A: {r.answer}", 96, max_lines=6), "  "))
+        for c in r.citations:
+            print(f"    [{c['id']}] {c['name']} (chars {c['start']}-{c['end']})")
+    counts = FeedbackStore(path).counts()
+    print(f"{len(records)} shown; in all {counts['helpful']} helpful, {counts['not_helpful']} not helpful")
+    return 0
+
+
+def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.socket:
+        ready = bool(settings.slack_bot_token and settings.slack_signing_secret)
+        state = "ON" if ready else "OFF: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"
+        print(f"Slack over HTTP is served by 'rag serve' at POST /slack/events; it is {state}.")
+        print("Without a public URL, run 'rag slack --socket' (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN).")
+        return 0
+    from api import slack_socket
+    from rag.llm import LocalServer
+    from rag.pipeline import build
+
+    problem = slack_socket.missing_tokens(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(logging.INFO)
+    local = LocalServer(settings, settings.data_dir / "llm-server.log") if settings.uses_local_llm else None
+    if local and not local.healthy():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        local.start()
+    else:
+        local = None  # someone else's server (or a remote LLM): not ours to stop
+    try:
+        return slack_socket.run(settings, build(settings))
+    finally:
+        if local:
+            local.stop()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rag",
@@ -202,6 +254,16 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("model", help="the local LLM: install (assemble + verify), verify, or serve it")
     s.add_argument("action", choices=["install", "verify", "serve"])
     s.set_defaults(func=cmd_model)
+
+    s = sub.add_parser("feedback", help="list recent feedback on answers (the Slack buttons), newest first")
+    s.add_argument("-n", "--limit", type=int, default=20)
+    s.add_argument("--rating", choices=["helpful", "not_helpful"], default=None)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_feedback)
+
+    s = sub.add_parser("slack", help="Slack bot status, or run it in Socket Mode (--socket)")
+    s.add_argument("--socket", action="store_true", help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    s.set_defaults(func=cmd_slack)
     return p
 
 

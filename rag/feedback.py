@@ -1,0 +1,151 @@
+"""Answers given and what people thought of them: a SQLite file a maintainer can read (`rag feedback`).
+
+Every answer posted (in Slack, today) is remembered under an id that its feedback buttons carry, so a
+click records the question, the answer and its citations as they were, even if the index has changed.
+One vote per person per answer: clicking the other button changes it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Rating = Literal["helpful", "not_helpful"]
+RATINGS: tuple[Rating, ...] = ("helpful", "not_helpful")
+# Answers nobody rated are dropped after this long: their buttons are unlikely to be clicked now.
+KEEP_UNRATED_S = 30 * 24 * 3600
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    answer_id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    surface TEXT NOT NULL,          -- where it was asked: 'slack', ...
+    place TEXT NOT NULL,            -- e.g. the Slack channel and thread
+    asker TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    refused INTEGER NOT NULL,
+    citations TEXT NOT NULL         -- JSON list of citation dicts
+);
+CREATE INDEX IF NOT EXISTS answers_created ON answers(created);
+CREATE TABLE IF NOT EXISTS feedback (
+    answer_id TEXT NOT NULL REFERENCES answers(answer_id),
+    user TEXT NOT NULL,
+    rating TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (answer_id, user)
+);
+CREATE INDEX IF NOT EXISTS feedback_at ON feedback(at);
+"""
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    at: float
+    rating: str
+    user: str
+    surface: str
+    place: str
+    question: str
+    answer: str
+    refused: bool
+    citations: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at)),
+            "rating": self.rating,
+            "user": self.user,
+            "surface": self.surface,
+            "place": self.place,
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": self.citations,
+        }
+
+
+class UnknownAnswer(KeyError):
+    """Feedback for an answer this store never saw (or has pruned)."""
+
+
+class FeedbackStore:
+    """A connection per call: callers are worker threads, and opening SQLite costs ~0.1 ms."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            with db:  # one transaction, committed on success
+                yield db
+        finally:
+            db.close()
+
+    def remember(
+        self,
+        answer_id: str,
+        *,
+        surface: str,
+        place: str,
+        asker: str,
+        question: str,
+        answer: str,
+        refused: bool,
+        citations: list[dict[str, Any]],
+    ) -> None:
+        now = time.time()
+        with self._db() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (answer_id, now, surface, place, asker, question, answer, int(refused), json.dumps(citations)),
+            )
+            db.execute(
+                "DELETE FROM answers WHERE created < ? AND answer_id NOT IN (SELECT answer_id FROM feedback)",
+                (now - KEEP_UNRATED_S,),
+            )
+
+    def record(self, answer_id: str, user: str, rating: str) -> None:
+        """Record (or change) one person's vote; UnknownAnswer if the answer is not remembered."""
+        if rating not in RATINGS:
+            raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+        with self._db() as db:
+            if db.execute("SELECT 1 FROM answers WHERE answer_id = ?", (answer_id,)).fetchone() is None:
+                raise UnknownAnswer(answer_id)
+            db.execute("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?)", (answer_id, user, rating, time.time()))
+
+    def recent(self, limit: int = 20, rating: str | None = None) -> list[FeedbackRecord]:
+        """The latest votes first, each with the question, answer and citations it judged."""
+        sql = (
+            "SELECT f.at, f.rating, f.user, a.surface, a.place, a.question, a.answer, a.refused, a.citations "
+            "FROM feedback f JOIN answers a USING (answer_id)"
+        )
+        args: tuple[Any, ...] = ()
+        if rating:
+            sql += " WHERE f.rating = ?"
+            args = (rating,)
+        sql += " ORDER BY f.at DESC LIMIT ?"
+        with self._db() as db:
+            rows = db.execute(sql, (*args, limit)).fetchall()
+        return [FeedbackRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), json.loads(r[8])) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self._db() as db:
+            rows = db.execute("SELECT rating, COUNT(*) FROM feedback GROUP BY rating").fetchall()
+        return {rating: 0 for rating in RATINGS} | {r: n for r, n in rows}
+
+
+def feedback_path(data_dir: Path) -> Path:
+    return data_dir / "feedback.sqlite"
