@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +24,10 @@ _URLS = {
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("RAG_TIKTOKEN_CACHE", Path.home() / ".cache" / "seedrag" / "tiktoken"))
+    if "RAG_TIKTOKEN_CACHE" in os.environ:
+        return Path(os.environ["RAG_TIKTOKEN_CACHE"])
+    # Inside the virtualenv: derived from an installed wheel, so it belongs with it (and HOME may be read-only).
+    return Path(sys.prefix) / "share" / "seedrag" / "tiktoken"
 
 
 @cache
