@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from api import errors
-from api.routes import ask, health
+from api.routes import ask, health, page
 from rag.config import Settings
 from rag.pipeline import Pipeline, build
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     app.include_router(health.router)
     app.include_router(ask.router)
+    app.include_router(page.router)  # the chat page at / and its files under /static/
 
     # Slack: on only with both secrets; otherwise say so once at start-up (api/routes/slack.py, docs/slack.md).
     from api.routes import feedback, slack
