@@ -61,11 +61,14 @@ class LLM:
                 temperature=self.temperature,
                 stream=True,
             )
-            for chunk in stream:
-                if isinstance(chunk, tuple):  # the SDK's loose typing; never happens at run time
-                    continue
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+            # Closing the response when the consumer stops early (a user's Stop button, a client gone)
+            # drops the connection, which tells llama.cpp to stop generating.
+            with stream:
+                for chunk in stream:
+                    if isinstance(chunk, tuple):  # the SDK's loose typing; never happens at run time
+                        continue
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
         # A server that dies mid-answer surfaces as httpx's error, which the SDK does not wrap while streaming.
         except (openai.OpenAIError, httpx.HTTPError) as e:
             raise self._error(e) from e
