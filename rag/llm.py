@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletionChunk
 
 from rag.config import Settings
 from rag.local_model import MODEL_NAME, ensure_model
@@ -54,7 +55,7 @@ class LLM:
 
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         try:
-            stream = self.client.chat.completions.create(
+            stream: openai.Stream[ChatCompletionChunk] = self.client.chat.completions.create(
                 model=self.model,
                 messages=messages,  # type: ignore[arg-type]
                 max_tokens=self.max_tokens,
@@ -65,8 +66,6 @@ class LLM:
             # drops the connection, which tells llama.cpp to stop generating.
             with stream:
                 for chunk in stream:
-                    if isinstance(chunk, tuple):  # the SDK's loose typing; never happens at run time
-                        continue
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
         # A server that dies mid-answer surfaces as httpx's error, which the SDK does not wrap while streaming.

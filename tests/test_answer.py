@@ -34,7 +34,7 @@ def test_answer_cites_real_passages(seeded: Pipeline, fake_llm: FakeOpenAI) -> N
     for n, p in answer.citations:
         assert f"[{n}]" in answer.answer
         assert Path(p.source).read_text(encoding="utf-8")[p.start : p.end] == p.text
-    assert answer.model == "fake-model"
+    assert answer.model == seeded.llm.model
 
 
 def test_invented_citation_numbers_are_removed(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
