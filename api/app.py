@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api import errors
-from api.routes import ask, health, page
+from api.middleware import BodyLimit, RequestLog
+from api.routes import ask, chat_completions, documents, health, page
 from rag.config import Settings
 from rag.pipeline import Pipeline, build
 
@@ -22,31 +21,23 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app = FastAPI(
         title="seedrag",
         version="0.1.0",
-        description="Answers questions from your own documents, with citations you can check.",
+        description="Answers questions from your own documents, with citations you can check. "
+        "When the server has API keys (RAG_API_KEYS), every /v1/* call needs `Authorization: Bearer <key>`. "
+        'Errors are JSON: `{"error": {"type", "message"}}`.',
     )
     app.state.settings = settings
     app.state.pipeline = pipeline
     errors.install(app)
 
-    @app.middleware("http")
-    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        timings = getattr(request.state, "timings", {})
-        extra = "".join(f" {k}={v:.0f}" for k, v in timings.items() if k != "total_ms")
-        # Path only: query strings and headers can carry secrets.
-        log.info(
-            "%s %s %d total_ms=%.0f%s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - t0) * 1000,
-            extra,
-        )
-        return response
+    # Uploads may be large; every other body is a question and its history.
+    upload_limit = int(settings.max_upload_mb * 1_000_000)
+    app.add_middleware(BodyLimit, default=settings.max_request_kb * 1024, per_path={"/v1/documents": upload_limit})
+    app.add_middleware(RequestLog)  # added last = outermost: it also logs the 413s and 401s
 
     app.include_router(health.router)
     app.include_router(ask.router)
+    app.include_router(chat_completions.router)
+    app.include_router(documents.router)
     app.include_router(page.router)  # the chat page at / and its files under /static/
 
     # Slack: on only with both secrets; otherwise say so once at start-up (api/routes/slack.py, docs/slack.md).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+import anyio
 from fastapi import Request
 
 from api.errors import APIError
@@ -29,3 +30,11 @@ def require_key(request: Request) -> None:
         raise APIError(401, "unauthorized", "this server needs an API key: send 'Authorization: Bearer <key>'")
     if not any(hmac.compare_digest(token.strip().encode(), k.encode()) for k in keys):
         raise APIError(401, "unauthorized", "the API key is not valid for this server")
+
+
+def get_ingest_limiter(request: Request) -> anyio.CapacityLimiter:
+    """One ingest or removal at a time, per app; created on first use, inside the event loop."""
+    state = request.app.state
+    if getattr(state, "ingest_limiter", None) is None:
+        state.ingest_limiter = anyio.CapacityLimiter(1)
+    return state.ingest_limiter  # type: ignore[no-any-return]

@@ -47,12 +47,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(_TYPES.get(exc.status_code, "error"), str(exc.detail)), exc.status_code)
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path} (see /docs)"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path} (see /docs)"
+        return JSONResponse(error_body(_TYPES.get(exc.status_code, "error"), message), exc.status_code, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for e in exc.errors():
+            if e.get("type") == "json_invalid":
+                at = e.get("loc", ("body", 0))[-1]
+                reason = (e.get("ctx") or {}).get("error", "invalid JSON")
+                problems.append(f"the body is not valid JSON (at character {at}: {reason})")
+                continue
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {e.get('msg')}")
         return JSONResponse(error_body("invalid_request", "; ".join(problems) or "malformed request"), 422)

@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     port: int = 8000
     api_keys: str = Field("", description="Comma-separated keys; when set, /v1/* needs 'Authorization: Bearer <key>'.")
     max_question_chars: int = 4000
-    max_upload_mb: float = 20.0
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest POST /v1/documents body (all files together).")
+    max_request_kb: int = Field(1024, ge=1, description="Largest body of any other API call (questions, history).")
     max_history_messages: int = 20
 
     # Slack (Slack's own names for the secrets)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_pipeline, get_settings, require_key
 from api.errors import APIError
-from api.schemas import AskRequest, AskResponse
+from api.schemas import AUTH_ERROR, LLM_ERROR_EXAMPLE, AskRequest, AskResponse, LLMErrorBody, error_example
+from api.streaming import SSE_HEADERS, in_thread, sse
 from rag.answer import AnswerFailed, Done, Message, Sources, Token, citation_dict
 from rag.config import Settings
 from rag.llm import LLMError
@@ -23,18 +22,35 @@ from rag.pipeline import Pipeline
 log = logging.getLogger("api")
 router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[Depends(require_key)])
 
+ASK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_ERROR,
+    413: error_example("too_large", "question is 5012 characters; the limit is 4000 (RAG_MAX_QUESTION_CHARS)"),
+    422: error_example("invalid_request", "top_k: Input should be less than or equal to 20"),
+    502: {
+        "model": LLMErrorBody,
+        "description": "The LLM answered with an error; the body holds the retrieved passages",
+    },
+    503: {
+        "model": LLMErrorBody,
+        "description": "The LLM is unreachable; the body holds the retrieved passages",
+        "content": {"application/json": {"example": LLM_ERROR_EXAMPLE}},
+    },
+    504: {"model": LLMErrorBody, "description": "The LLM did not answer in time (RAG_LLM_TIMEOUT)"},
+}
 
-def validate(req: AskRequest, settings: Settings) -> list[Message]:
-    if len(req.question) > settings.max_question_chars:
+
+def check_question(question: str, history: list[Message], settings: Settings) -> list[Message]:
+    """Enforce the question limits; the history trimmed to what the server keeps."""
+    if len(question) > settings.max_question_chars:
         raise APIError(
             413,
             "too_large",
-            f"question is {len(req.question)} characters; the limit is "
+            f"question is {len(question)} characters; the limit is "
             f"{settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)",
         )
-    if not req.question.strip():
-        raise APIError(422, "invalid_request", "question is empty")
-    history = [Message(m.role, m.content) for m in req.history if m.role != "system"]
+    if not question.strip():
+        raise APIError(422, "invalid_request", "question is empty: send the text to answer")
+    history = [m for m in history if m.role in ("user", "assistant") and m.content.strip()]
     return history[-settings.max_history_messages :]
 
 
@@ -53,7 +69,10 @@ def llm_failure(e: AnswerFailed) -> APIError:
     "/ask",
     response_model=AskResponse,
     summary="Answer a question with citations",
-    responses={503: {"description": "LLM unreachable; body holds the retrieved passages"}},
+    description="The same JSON as `rag ask --json`. With `history`, a follow-up question is first rewritten "
+    "into a standalone one (see `standalone_question`). If the LLM fails, the status is 502/503/504 and the body "
+    "still holds the retrieved `passages`.",
+    responses=ASK_ERRORS,
 )
 async def ask(
     req: AskRequest,
@@ -61,40 +80,54 @@ async def ask(
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
-    history = validate(req, settings)
-    t0 = time.perf_counter()
+    history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
     try:
         answer = await run_in_threadpool(pipe.answerer.ask, req.question, history, req.top_k)
     except AnswerFailed as e:
+        request.state.timings = {"retrieval_ms": e.retrieval_ms}
         raise llm_failure(e) from e
-    request.state.timings = {
-        "retrieval_ms": answer.retrieval_ms,
-        "generation_ms": answer.generation_ms,
-        "total_ms": (time.perf_counter() - t0) * 1000,
-    }
+    request.state.timings = {"retrieval_ms": answer.retrieval_ms, "generation_ms": answer.generation_ms}
     return answer.to_dict()
-
-
-def sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 @router.post(
     "/ask/stream",
     summary="Answer a question, streamed as Server-Sent Events",
-    description="Events: `sources` (retrieved passages), then `token` ({text}) as the model writes, "
-    "then `done` (the checked answer, as /v1/ask returns it); `error` if the model fails.",
+    description="Events, in order: `sources` ({passages, standalone_question, retrieval_ms}), then `token` "
+    "({text}) as the model writes, then `done` (the checked answer, exactly as /v1/ask returns it). If the model "
+    "fails, an `error` event ({error: {type, message, status}, passages}) ends the stream instead of `done`. "
+    "The `token` texts are the model's raw words; `done.answer` is the checked text to show at the end.",
+    response_class=StreamingResponse,
+    responses={
+        **ASK_ERRORS,
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "example": 'event: sources\ndata: {"passages": [...], "standalone_question": "...", '
+                    '"retrieval_ms": 15.2}\n\nevent: token\ndata: {"text": "Serbia "}\n\n'
+                    'event: token\ndata: {"text": "would "}\n\n...\n\nevent: done\ndata: {"answer": '
+                    '"Serbia would import gas from Azerbaijan [2].", "citations": [...], ...}\n\n'
+                }
+            }
+        },
+    },
 )
 async def ask_stream(
-    req: AskRequest, pipe: Pipeline = Depends(get_pipeline), settings: Settings = Depends(get_settings)
+    req: AskRequest,
+    request: Request,
+    pipe: Pipeline = Depends(get_pipeline),
+    settings: Settings = Depends(get_settings),
 ) -> StreamingResponse:
-    history = validate(req, settings)
+    history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
+    timings: dict[str, float] = {}
+    request.state.timings = timings  # filled while streaming; the request log reads it at the end
 
     async def events() -> AsyncIterator[str]:
         passages: list[dict[str, Any]] = []
         try:
-            async for ev in iterate_in_threadpool(pipe.answerer.stream(req.question, history, req.top_k)):
+            async for ev in in_thread(pipe.answerer.stream(req.question, history, req.top_k)):
                 if isinstance(ev, Sources):
+                    timings["retrieval_ms"] = ev.retrieval_ms
                     passages = [citation_dict(i, p) for i, p in enumerate(ev.passages, 1)]
                     yield sse(
                         "sources",
@@ -107,6 +140,7 @@ async def ask_stream(
                 elif isinstance(ev, Token):
                     yield sse("token", {"text": ev.text})
                 elif isinstance(ev, Done):
+                    timings["generation_ms"] = ev.answer.generation_ms
                     yield sse("done", ev.answer.to_dict())
         except AnswerFailed as e:
             err = llm_failure(e)
@@ -115,14 +149,11 @@ async def ask_stream(
                 {"error": {"type": err.type, "message": err.message, "status": err.status}, "passages": passages},
             )
         except LLMError as e:
-            yield sse("error", {"error": {"type": "llm_unavailable", "message": str(e)}, "passages": passages})
+            error = {"type": "llm_unavailable", "message": str(e), "status": 502}
+            yield sse("error", {"error": error, "passages": passages})
         except Exception as e:  # the stream has started: the status line is gone, so say it in an event
             log.exception("stream failed")
-            yield sse(
-                "error",
-                {"error": {"type": "internal_error", "message": f"{type(e).__name__}: {e}"}, "passages": passages},
-            )
+            error = {"type": "internal_error", "message": f"{type(e).__name__}: the server failed; see its log"}
+            yield sse("error", {"error": {**error, "status": 500}, "passages": passages})
 
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,0 +1,187 @@
+"""POST /v1/chat/completions and GET /v1/models: the assistant as an OpenAI-compatible "model".
+
+Any OpenAI client (the `openai` package, Open WebUI, ...) can use it. The last user message is the question,
+earlier user/assistant messages the history. Sources are appended to the answer text as a numbered list and
+returned as data in an extra `sources` field (on the response, or on the last chunk of a stream).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import get_pipeline, get_settings, require_key
+from api.errors import APIError
+from api.openai_schemas import MODEL_ID, ChatCompletion, ChatCompletionRequest, ChatMessage, ModelList, chunk
+from api.routes.ask import ASK_ERRORS, check_question, llm_failure
+from api.streaming import SSE_HEADERS, in_thread
+from rag.answer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
+from rag.config import Settings
+from rag.llm import LLMError
+from rag.pipeline import Pipeline
+from rag.retrieve import Passage
+
+log = logging.getLogger("api")
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_key)])
+STARTED = int(time.time())
+SOURCES_HEADING = "\n\nSources:\n"
+CHECKED_HEADING = "\n\nChecked answer: "
+QUOTE_CHARS = 160
+
+
+@router.get("/models", response_model=ModelList, summary="The one model this server offers")
+async def models() -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": STARTED, "owned_by": "seedrag"}]}
+
+
+def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
+    """(question, history): the last message is the question; our own source lists are cut from the history."""
+    last = messages[-1]
+    if last.role != "user":
+        raise APIError(422, "invalid_request", f"the last message must be the user's question, not '{last.role}'")
+    history = []
+    for m in messages[:-1]:
+        if m.role in ("user", "assistant"):
+            text = m.text().split(CHECKED_HEADING)[0].split(SOURCES_HEADING)[0]
+            history.append(Message(m.role, text))
+    return last.text(), history
+
+
+def sources_text(citations: list[tuple[int, Passage]]) -> str:
+    """The numbered list appended to the answer: number, file, place, and the start of the passage."""
+    if not citations:
+        return ""
+    lines = []
+    for n, p in citations:
+        quote = " ".join(p.text.split())
+        if len(quote) > QUOTE_CHARS:
+            quote = quote[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"
+        lines.append(f"[{n}] {p.name} ({p.where}): “{quote}”")
+    return SOURCES_HEADING + "\n".join(lines)
+
+
+def closing_text(answer: Answer, streamed: str) -> str:
+    """What follows the streamed words: the checked answer when the check changed them, then the sources."""
+    note = ""
+    if answer.answer.strip() != streamed.strip():
+        # The words already sent cannot be taken back; say what the citation check made of them.
+        note = CHECKED_HEADING + answer.answer
+    return note + sources_text(answer.citations)
+
+
+def extras(answer: Answer) -> dict[str, Any]:
+    return {
+        "sources": [citation_dict(n, p) for n, p in answer.citations],
+        "refused": answer.refused,
+        "standalone_question": answer.standalone_question,
+    }
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    summary="OpenAI-compatible chat completion (plain or `stream: true`)",
+    description="The last user message is the question, earlier user/assistant messages the history. The answer "
+    "text ends with a numbered list of sources; `sources` holds them as data (on the last chunk when streaming). "
+    "If the LLM fails the status is 502/503/504 with the retrieved passages; mid-stream, an OpenAI-style "
+    "`error` chunk ends the stream.",
+    responses=ASK_ERRORS,
+)
+async def chat_completions(
+    req: ChatCompletionRequest,
+    request: Request,
+    pipe: Pipeline = Depends(get_pipeline),
+    settings: Settings = Depends(get_settings),
+) -> Any:
+    question, history = split_messages(req.messages)
+    history = check_question(question, history, settings)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    timings: dict[str, float] = {}
+    request.state.timings = timings
+    if not req.stream:
+        try:
+            answer = await run_in_threadpool(pipe.answerer.ask, question, history, req.top_k)
+        except AnswerFailed as e:
+            timings["retrieval_ms"] = e.retrieval_ms
+            raise llm_failure(e) from e
+        timings.update(retrieval_ms=answer.retrieval_ms, generation_ms=answer.generation_ms)
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.answer + sources_text(answer.citations)},
+                    "finish_reason": "stop",
+                }
+            ],
+            **extras(answer),
+        }
+
+    events = in_thread(pipe.answerer.stream(question, history, req.top_k))
+    # Wait for the first word before sending the status line, so an LLM that is down is an HTTP error the
+    # client's library raises, not a stream that ends strangely.
+    head: list[Event] = []
+    try:
+        async for ev in events:
+            head.append(ev)
+            if isinstance(ev, Sources):
+                timings["retrieval_ms"] = ev.retrieval_ms
+            else:
+                break
+    except AnswerFailed as e:
+        raise llm_failure(e) from e
+
+    async def body() -> AsyncIterator[str]:
+        def data(obj: dict[str, Any]) -> str:
+            return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+        streamed: list[str] = []
+        yield data(chunk(completion_id, created, {"role": "assistant", "content": ""}))
+        try:
+            for ev in head:
+                for out in _translate(ev, streamed, completion_id, created, timings):
+                    yield data(out)
+            async for ev in events:
+                for out in _translate(ev, streamed, completion_id, created, timings):
+                    yield data(out)
+        except (AnswerFailed, LLMError) as e:
+            yield data({"error": {"type": "llm_unavailable", "message": str(e), "code": 502}})
+            return
+        except Exception as e:  # the status line is gone: say it the way OpenAI streams say it
+            log.exception("chat completion stream failed")
+            message = f"{type(e).__name__}: the server failed; see its log"
+            yield data({"error": {"type": "internal_error", "message": message, "code": 500}})
+            return
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _translate(
+    ev: Event, streamed: list[str], completion_id: str, created: int, timings: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The OpenAI chunks for one pipeline event."""
+    if isinstance(ev, Token):
+        streamed.append(ev.text)
+        return [chunk(completion_id, created, {"content": ev.text})]
+    if isinstance(ev, Done):
+        timings["generation_ms"] = ev.answer.generation_ms
+        out = []
+        closing = closing_text(ev.answer, "".join(streamed))
+        if closing:
+            out.append(chunk(completion_id, created, {"content": closing}))
+        out.append({**chunk(completion_id, created, {}, "stop"), **extras(ev.answer)})
+        return out
+    return []  # Sources: already used for the status decision; OpenAI has no event for them

@@ -1,0 +1,167 @@
+"""Files sent over the API: stored under the uploads folder with safe names, then ingested from there.
+
+A file replaces the stored file of the same name (a new version of a document keeps its identity). The
+swap and the ingest happen under the ingestor's lock, and a file the loader rejects puts the previous
+version back, so the folder and the index always agree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rag.documents import SUPPORTED
+from rag.ingest import FileResult, Ingestor
+
+_UNSAFE = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
+MAX_NAME_BYTES = 200
+
+
+def safe_name(filename: str) -> str:
+    """A file name that stays inside the uploads folder: no directories, no '..', no control characters,
+    not hidden, at most MAX_NAME_BYTES bytes (the extension is kept)."""
+    name = unicodedata.normalize("NFC", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    while len(name.encode()) > MAX_NAME_BYTES and stem:
+        stem = stem[:-1]
+        name = f"{stem}.{suffix}" if suffix else stem
+    return name or "upload"
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str  # as the client sent it
+    name: str  # safe_name(filename)
+    staged: Path | None  # its bytes, waiting to be ingested; None when it was refused before storing
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    filename: str
+    name: str
+    source: str
+    status: str  # added | updated | unchanged | skipped
+    reason: str = ""
+    chunks: int = 0
+    embedded: int = 0
+
+
+class Uploads:
+    def __init__(self, folder: Path, ingestor: Ingestor) -> None:
+        self.folder = folder
+        self.staging = folder / ".staging"  # hidden: never walked by 'rag ingest'
+        self.ingestor = ingestor
+
+    def add(self, files: list[tuple[str, BinaryIO]]) -> list[UploadResult]:
+        """Store and ingest (filename, bytes) pairs; one result per file, in order."""
+        uploads: list[Upload] = []
+        try:
+            for filename, data in files:
+                uploads.append(self.stage(filename, data))
+        except BaseException:
+            for up in uploads:
+                self._discard(up.staged)
+            raise
+        return self.ingest(uploads)
+
+    def stage(self, filename: str, data: BinaryIO) -> Upload:
+        """Copy one upload's bytes to the staging folder (unsupported types are not stored at all)."""
+        name = safe_name(filename)
+        if Path(name).suffix.lower() not in SUPPORTED:
+            return Upload(filename, name, None)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        staged = self.staging / uuid.uuid4().hex
+        with staged.open("wb") as out:
+            shutil.copyfileobj(data, out, 1 << 20)
+        return Upload(filename, name, staged)
+
+    def ingest(self, uploads: list[Upload]) -> list[UploadResult]:
+        """Move staged files into place and ingest them, one result per upload, in order."""
+        try:
+            return self._ingest(uploads)
+        finally:
+            for up in uploads:  # whatever went wrong, leave nothing behind in the staging folder
+                self._discard(up.staged)
+
+    def _ingest(self, uploads: list[Upload]) -> list[UploadResult]:
+        results: dict[int, UploadResult] = {}
+        chosen: dict[str, int] = {}  # name -> index of the upload that will be stored under it
+        for i, up in enumerate(uploads):
+            if up.staged is None:
+                suffix = Path(up.name).suffix or up.name
+                reason = f"unsupported type '{suffix}' (supported: {', '.join(sorted(SUPPORTED))})"
+                results[i] = UploadResult(up.filename, up.name, "", "skipped", reason)
+                continue
+            if up.name in chosen:
+                earlier = chosen[up.name]
+                results[earlier] = UploadResult(
+                    uploads[earlier].filename, up.name, "", "skipped", "a later file in this upload has the same name"
+                )
+                self._discard(uploads[earlier].staged)
+            chosen[up.name] = i
+        with self.ingestor.lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            backups = {name: self._swap_in(uploads[i]) for name, i in chosen.items()}
+            try:
+                report = self.ingestor.ingest([self.folder / name for name in chosen])
+            except BaseException:
+                for name, backup in backups.items():
+                    self._restore(self.folder / name, backup)
+                raise
+            by_source = {r.source: r for r in report.results}
+            for name, i in chosen.items():
+                target = self.folder / name
+                r = by_source.get(str(target.resolve()), FileResult(str(target), "skipped", "not ingested"))
+                if r.status == "skipped":
+                    self._restore(target, backups[name])
+                    results[i] = UploadResult(uploads[i].filename, name, "", "skipped", r.reason)
+                else:
+                    self._discard(backups[name])
+                    results[i] = UploadResult(
+                        uploads[i].filename, name, r.source, r.status, r.reason, r.chunks, r.embedded
+                    )
+        return [results[i] for i in range(len(uploads))]
+
+    def remove(self, source: str) -> FileResult:
+        """Drop a document from the index; if it was uploaded, delete the stored file too."""
+        with self.ingestor.lock:
+            result = self.ingestor.remove(source)
+            path = Path(source)
+            if path.parent == self.folder.resolve() and path.is_file():
+                path.unlink()
+        return result
+
+    # --- steps ------------------------------------------------------------------------------------
+    def _swap_in(self, up: Upload) -> Path | None:
+        """Put the staged file in place; the previous version (if any) is kept aside until we know."""
+        assert up.staged is not None
+        target = self.folder / up.name
+        if target.resolve().parent != self.folder.resolve():  # safe_name makes this impossible; be sure
+            raise ValueError(f"refusing to store an upload outside {self.folder}: {up.name!r}")
+        backup = None
+        if target.exists():
+            backup = self.staging / f"{uuid.uuid4().hex}.previous"
+            os.replace(target, backup)
+        os.replace(up.staged, target)
+        return backup
+
+    @staticmethod
+    def _restore(target: Path, backup: Path | None) -> None:
+        if backup is not None:
+            os.replace(backup, target)
+        else:
+            target.unlink(missing_ok=True)
+
+    @staticmethod
+    def _discard(path: Path | None) -> None:
+        if path is not None:
+            path.unlink(missing_ok=True)
