@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 from pathlib import Path
 
 import httpx
@@ -55,12 +56,15 @@ class LLM:
 
     def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
         try:
-            stream: openai.Stream[ChatCompletionChunk] = self.client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=self.max_tokens,
-                temperature=self.temperature,
-                stream=True,
+            stream = cast(
+                openai.Stream[ChatCompletionChunk],
+                self.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature,
+                    stream=True,
+                ),
             )
             # Closing the response when the consumer stops early (a user's Stop button, a client gone)
             # drops the connection, which tells llama.cpp to stop generating.
