@@ -11,8 +11,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
 from pathlib import Path
+from typing import cast
 
 import httpx
 import openai
