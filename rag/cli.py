@@ -204,6 +204,28 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
             local.stop()
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.embeddings import make_embedder
+    from rag.evaluate import DatasetError, evaluate, format_report, load_beir
+    from rag.llm import make_llm
+
+    try:
+        data = load_beir(Path(args.folder), args.split)
+    except DatasetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.mode:
+        settings = settings.model_copy(update={"retrieval_mode": args.mode})
+    client = make_llm(settings).client if settings.embedding_backend == "openai" else None
+    result = evaluate(data, settings, make_embedder(settings, client), progress=not args.quiet, limit=args.limit)
+    print(format_report(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rag",
@@ -254,6 +276,23 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("model", help="the local LLM: install (assemble + verify), verify, or serve it")
     s.add_argument("action", choices=["install", "verify", "serve"])
     s.set_defaults(func=cmd_model)
+
+    s = sub.add_parser(
+        "eval",
+        help="measure retrieval quality on a BEIR-format folder (nDCG@10, Recall@10/100, MRR@10)",
+        description=(
+            "Reads corpus.jsonl(.gz), queries.jsonl and qrels/<split>.tsv; indexes the corpus through the normal "
+            "pipeline into a separate collection under <data dir>/eval/ (kept for the next run; your own index is "
+            "never touched) and runs every query through the retrieval the API uses, with the settings in force."
+        ),
+    )
+    s.add_argument("folder", help="a BEIR-format folder, e.g. ../shared/evaldata/cranfield")
+    s.add_argument("--split", default=None, help="qrels/<split>.tsv to score (default: dev, else test, else train)")
+    s.add_argument("--json", metavar="OUT", help="write metrics, settings and the ranked run (100 docs per query)")
+    s.add_argument("--mode", choices=["hybrid", "vector", "keyword"], help="override RAG_RETRIEVAL_MODE")
+    s.add_argument("--limit", type=int, default=None, help="score only the first N queries (a quick look)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("feedback", help="list recent feedback on answers (the Slack buttons), newest first")
     s.add_argument("-n", "--limit", type=int, default=20)

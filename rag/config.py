@@ -47,6 +47,24 @@ class Settings(BaseSettings):
     min_similarity: float = Field(
         0.25, description="Relevance floor: passages whose cosine similarity to the question is lower are dropped."
     )
+    # How hybrid retrieval fuses its two sides; defaults measured on Cranfield (docs/eval.md, `rag eval`).
+    fusion: Literal["rrf", "convex"] = Field(
+        "rrf", description="rrf: reciprocal-rank fusion; convex: weighted sum of min-max normalised scores."
+    )
+    vector_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the vector side in hybrid fusion.")
+    candidate_pool: int = Field(100, ge=10, le=2000, description="Candidates taken from each side before fusion.")
+    title_weight: float = Field(2.0, ge=0.0, description="Keyword search: weight of a title match against the text.")
+    phrase_weight: float = Field(
+        0.0, ge=0.0, description="Keyword search: weight of matching adjacent question words as a phrase; 0 = off."
+    )
+    feedback_passages: int = Field(
+        0, ge=0, le=50, description="Pseudo-relevance feedback: passages of a first search used to refine it; 0 = off."
+    )
+    feedback_terms: int = Field(10, ge=0, le=50, description="Feedback: words added to the keyword query.")
+    feedback_keyword_weight: float = Field(0.5, ge=0.0, description="Feedback: weight of the added words' BM25 score.")
+    feedback_vector_weight: float = Field(
+        0.5, ge=0.0, description="Feedback: how far the question vector moves towards the feedback passages (Rocchio)."
+    )
 
     # The LLM. Unset base URL and key = the local model, started by the project itself.
     llm_base_url: str | None = Field(None, validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"))

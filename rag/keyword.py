@@ -184,6 +184,10 @@ class KeywordIndex:
         self._lock = threading.RLock()
         with self._lock:
             self._db.executescript(_SCHEMA)
+            # Per connection, never stored: a read-only view of the index's terms for pseudo-relevance feedback.
+            self._db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -229,10 +233,14 @@ class KeywordIndex:
 
     def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
         """(chunk_id, bm25 score) best first; higher is better."""
-        terms = query_terms(query)
-        if not terms:
+        return self.search_any(query_terms(query), limit, title_weight)
+
+    def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
+        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches)."""
+        phrases = [" ".join(p.replace('"', " ").split()) for p in phrases]
+        match = " OR ".join(f'"{p}"' for p in phrases if p)
+        if not match:
             return []
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.chunk_id, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts "
@@ -240,6 +248,20 @@ class KeywordIndex:
                 (title_weight, match, limit),
             ).fetchall()
         return [(cid, -score) for cid, score in rows]
+
+    def doc_freq(self, stems: list[str]) -> dict[str, int]:
+        """How many chunks hold each term, given as the index stores it (Porter-stemmed, lower case)."""
+        if not stems:
+            return {}
+        marks = ",".join("?" * len(stems))
+        with self._lock:
+            rows = self._db.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", stems)
+            return {term: int(n) for term, n in rows.fetchall()}
+
+    def chunk_sources(self) -> dict[str, str]:
+        """Every chunk id with its document's source (evaluation maps ranked chunks to documents)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT chunk_id, source FROM chunks").fetchall())
 
     def count(self) -> int:
         with self._lock:

@@ -10,7 +10,8 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.keyword import KeywordIndex
+from rag.expansion import expansion_terms, rocchio
+from rag.keyword import KeywordIndex, query_terms
 from rag.store import StoredChunk, VectorStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,19 @@ def rrf(rankings: list[list[str]], weights: list[float], k: int = 60) -> list[tu
     return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
 
 
+def convex(scored: list[list[tuple[str, float]]], weights: list[float]) -> list[tuple[str, float]]:
+    """Weighted sum of min-max normalised scores; an id missing from a list gets that list's minimum (0)."""
+    scores: dict[str, float] = {}
+    for items, w in zip(scored, weights, strict=True):
+        if not items:
+            continue
+        lo, hi = min(s for _, s in items), max(s for _, s in items)
+        span = hi - lo or 1.0
+        for cid, s in items:
+            scores[cid] = scores.get(cid, 0.0) + w * (s - lo) / span
+    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+
+
 class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder, vectors: VectorStore, keywords: KeywordIndex) -> None:
         self.settings = settings
@@ -89,30 +103,82 @@ class Retriever:
     ) -> list[Passage]:
         """The top_k most relevant passages, best first; those under the relevance floor are dropped."""
         k = top_k or self.settings.top_k
-        mode = mode or self.settings.retrieval_mode
         floor = self.settings.min_similarity if floor is None else floor
-        qvec = self.embedder.embed([question])[0]
-        pool = max(50, 4 * k)
-        if mode == "keyword":
-            ids = [cid for cid, _ in self.keywords.search(question, pool)]
-            scored = self._with_similarity(ids[:k], qvec)
-        elif mode == "vector":
-            scored = [(c, s) for c, s in self.vectors.query(qvec, k)]
-        else:
-            dense = self.vectors.query(qvec, pool)
-            sparse = [cid for cid, _ in self.keywords.search(question, pool)]
-            fused = rrf([[c.chunk_id for c, _ in dense], sparse], [1.0, 1.0])
-            top_ids = [cid for cid, _ in fused[:k]]
-            known = {c.chunk_id: (c, s) for c, s in dense}
-            missing = [cid for cid in top_ids if cid not in known]
-            known.update({c.chunk_id: (c, s) for c, s in self._with_similarity(missing, qvec)})
-            scored = [known[cid] for cid in top_ids if cid in known]
-        return [Passage.from_stored(c, s) for c, s in scored if s >= floor]
+        return [p for p in self.ranked(question, k, mode) if p.score >= floor]
 
-    def _with_similarity(self, ids: list[str], qvec: np.ndarray) -> list[tuple[StoredChunk, float]]:
+    def pool_size(self, depth: int) -> int:
+        return max(self.settings.candidate_pool, depth)
+
+    def ranked(self, question: str, depth: int, mode: Mode | None = None) -> list[Passage]:
+        """The depth best passages, no floor. Whatever the depth, the top is exactly what `search` returns:
+        fusion always runs over the first candidate_pool candidates of each side, and a deeper ranking
+        (for evaluation) only appends what a fusion of the deeper lists adds after them."""
+        qvec = self.embedder.embed([question])[0]
+        return self._passages(self.order(question, qvec, depth, mode or self.settings.retrieval_mode)[:depth], qvec)
+
+    def ranked_ids(self, question: str, depth: int, mode: Mode | None = None) -> list[str]:
+        """The chunk ids `ranked` would return, without reading the chunks (evaluation ranks hundreds)."""
+        qvec = self.embedder.embed([question])[0]
+        return self.order(question, qvec, depth, mode or self.settings.retrieval_mode)[:depth]
+
+    def order(self, question: str, qvec: np.ndarray, depth: int, mode: Mode) -> list[str]:
+        """Chunk ids best first; with feedback on, a second search refined by the first one's best passages."""
+        pool = self.pool_size(depth)
+        dense = self.vectors.nearest(qvec, pool) if mode != "keyword" else []
+        sparse = self.keyword_search(question, pool) if mode != "vector" else []
+        first = self.combine(dense, sparse, mode)
+        n = self.settings.feedback_passages
+        if n <= 0 or not first:
+            return first
+        chunks, vecs = self.vectors.get(first[:n], with_vectors=True)
+        if mode != "keyword" and vecs is not None:
+            dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool)
+        if mode != "vector":
+            sparse = self.keyword_search(question, pool, [c.text for c in chunks])
+        return self.combine(dense, sparse, mode)
+
+    def keyword_search(self, question: str, pool: int, feedback: list[str] | None = None) -> list[tuple[str, float]]:
+        """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases and feedback words."""
+        s = self.settings
+        terms = query_terms(question)
+        scores = dict(self.keywords.search_any(terms, pool, s.title_weight))
+        extra: list[tuple[list[str], float]] = []
+        if s.phrase_weight > 0 and len(terms) > 1:
+            extra.append(([f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)], s.phrase_weight))
+        if feedback and s.feedback_terms > 0 and s.feedback_keyword_weight > 0:
+            words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
+            extra.append((words, s.feedback_keyword_weight))
+        for phrases, weight in extra:
+            for cid, score in self.keywords.search_any(phrases, pool, s.title_weight):
+                scores[cid] = scores.get(cid, 0.0) + weight * score
+        return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:pool]
+
+    def combine(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode) -> list[str]:
+        if mode != "hybrid":
+            return [cid for cid, _ in dense or sparse]
+        top = self.candidate_pool
+        fused = self.fuse(dense[:top], sparse[:top])
+        if max(len(dense), len(sparse)) > top:
+            seen = set(fused)
+            fused += [cid for cid in self.fuse(dense, sparse) if cid not in seen]
+        return fused
+
+    @property
+    def candidate_pool(self) -> int:
+        return self.settings.candidate_pool
+
+    def fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]]) -> list[str]:
+        w = self.settings.vector_weight
+        if self.settings.fusion == "convex":
+            return [cid for cid, _ in convex([dense, sparse], [w, 1.0 - w])]
+        # RRF weights are relative: 0.5/0.5 is the classic unweighted fusion.
+        return [cid for cid, _ in rrf([[c for c, _ in dense], [c for c, _ in sparse]], [2 * w, 2 * (1.0 - w)])]
+
+    def _passages(self, ids: list[str], qvec: np.ndarray) -> list[Passage]:
+        """Passages in the order of ids, scored by cosine similarity to the question."""
         if not ids:
             return []
         chunks, vecs = self.vectors.get(ids, with_vectors=True)
         assert vecs is not None
-        by_id = {c.chunk_id: (c, float(v @ qvec)) for c, v in zip(chunks, vecs, strict=True)}
+        by_id = {c.chunk_id: Passage.from_stored(c, float(v @ qvec)) for c, v in zip(chunks, vecs, strict=True)}
         return [by_id[i] for i in ids if i in by_id]

@@ -106,6 +106,15 @@ class VectorStore:
             out.append((StoredChunk(cid, doc, dict(meta)), 1.0 - float(dist)))
         return out
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Nearest chunk ids with cosine similarity, best first. No text or metadata: a deep candidate list
+        costs a few ms this way, against ~15 ms per 100 chunks when Chroma also reads their documents."""
+        n = self.collection.count()
+        if n == 0:
+            return []
+        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=min(k, n), include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
+
     def get(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
         res = self.collection.get(ids=ids, include=include)
