@@ -11,6 +11,7 @@ from rag.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.conftest import SEEDS, free_port, make_settings
 from tests.fakes.openai_server import REFUSAL, FakeOpenAI
+from tests.fakes.openai_server import passages_in as fake_passages
 
 QUESTION = "What does Serbia want to import from Azerbaijan?"
 
@@ -22,10 +23,7 @@ def seeded(pipeline: Pipeline) -> Pipeline:
 
 
 def passages_in(messages: list[dict[str, str]]) -> dict[int, str]:
-    user = messages[-1]["content"]
-    return {
-        int(n): t for n, t in re.findall(r"^\[(\d+)\][^\n]*\n(.*?)(?=\n\n\[\d+\]|\n\nQuestion:)", user, re.S | re.M)
-    }
+    return {int(n): t for n, t in fake_passages(messages[-1]["content"])}
 
 
 def test_answer_cites_real_passages(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:

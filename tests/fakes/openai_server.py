@@ -19,6 +19,12 @@ Reply = str | Callable[[list[dict[str, str]]], str]
 REFUSAL = "The documents do not answer this question."
 
 
+def passages_in(prompt: str) -> list[tuple[str, str]]:
+    """(number, text) of the passages in an answer prompt ("[n] text", separated by blank lines)."""
+    body = prompt.split("\n\nQuestion:")[0]
+    return re.findall(r"^\[(\d+)\] (.*?)(?=\n\n\[\d+\] |\Z)", body, re.S | re.M)
+
+
 def default_reply(messages: list[dict[str, str]]) -> str:
     """Answer with the first sentence of passage [1], cited; refuse if no passage shares a word with the question."""
     user = messages[-1]["content"]
@@ -27,7 +33,7 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         convo = re.findall(r"user: (.*)", user)
         return f"{last.group(1) if last else ''} (about: {convo[-1] if convo else ''})"
     question = re.search(r"Question: (.*)", user)
-    passages = re.findall(r"^\[(\d+)\][^\n]*\n(.*?)(?=\n\n\[\d+\]|\Z)", user.split("\n\nQuestion:")[0], re.S | re.M)
+    passages = passages_in(user)
     if not question or not passages:
         return REFUSAL
     words = {w for w in re.findall(r"[a-z]{5,}", question.group(1).lower())}
