@@ -58,12 +58,12 @@ class Settings(BaseSettings):
         0.0, ge=0.0, description="Keyword search: weight of matching adjacent question words as a phrase; 0 = off."
     )
     feedback_passages: int = Field(
-        0, ge=0, le=50, description="Pseudo-relevance feedback: passages of a first search used to refine it; 0 = off."
+        5, ge=0, le=50, description="Pseudo-relevance feedback: passages of a first search used to refine it; 0 = off."
     )
     feedback_terms: int = Field(10, ge=0, le=50, description="Feedback: words added to the keyword query.")
     feedback_keyword_weight: float = Field(0.5, ge=0.0, description="Feedback: weight of the added words' BM25 score.")
     feedback_vector_weight: float = Field(
-        0.5, ge=0.0, description="Feedback: how far the question vector moves towards the feedback passages (Rocchio)."
+        1.0, ge=0.0, description="Feedback: how far the question vector moves towards the feedback passages (Rocchio)."
     )
 
     # The LLM. Unset base URL and key = the local model, started by the project itself.

@@ -91,6 +91,25 @@ def convex(scored: list[list[tuple[str, float]]], weights: list[float]) -> list[
     return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
 
 
+def weighted_sum(lists: list[tuple[list[tuple[str, float]], float]], head: int) -> list[tuple[str, float]]:
+    """Ids by the weighted sum of their scores over the lists. Only the first `head` entries of each list order
+    the top; deeper entries just extend it, so the top is the same however deep the lists were read."""
+
+    def total(n: int) -> list[tuple[str, float]]:
+        scores: dict[str, float] = {}
+        for items, w in lists:
+            for cid, score in items[:n]:
+                scores[cid] = scores.get(cid, 0.0) + w * score
+        return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+
+    top = total(head)
+    deepest = max((len(items) for items, _ in lists), default=0)
+    if deepest > head:
+        seen = {cid for cid, _ in top}
+        top += [(cid, score) for cid, score in total(deepest) if cid not in seen]
+    return top
+
+
 class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder, vectors: VectorStore, keywords: KeywordIndex) -> None:
         self.settings = settings
@@ -134,24 +153,30 @@ class Retriever:
         if mode != "keyword" and vecs is not None:
             dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool)
         if mode != "vector":
-            sparse = self.keyword_search(question, pool, [c.text for c in chunks])
+            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool)
         return self.combine(dense, sparse, mode)
 
-    def keyword_search(self, question: str, pool: int, feedback: list[str] | None = None) -> list[tuple[str, float]]:
-        """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases and feedback words."""
+    def keyword_search(self, question: str, pool: int) -> list[tuple[str, float]]:
+        """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases."""
         s = self.settings
         terms = query_terms(question)
-        scores = dict(self.keywords.search_any(terms, pool, s.title_weight))
-        extra: list[tuple[list[str], float]] = []
+        lists = [(self.keywords.search_any(terms, pool, s.title_weight), 1.0)]
         if s.phrase_weight > 0 and len(terms) > 1:
-            extra.append(([f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)], s.phrase_weight))
-        if feedback and s.feedback_terms > 0 and s.feedback_keyword_weight > 0:
-            words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
-            extra.append((words, s.feedback_keyword_weight))
-        for phrases, weight in extra:
-            for cid, score in self.keywords.search_any(phrases, pool, s.title_weight):
-                scores[cid] = scores.get(cid, 0.0) + weight * score
-        return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:pool]
+            pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)]
+            lists.append((self.keywords.search_any(pairs, pool, s.title_weight), s.phrase_weight))
+        return weighted_sum(lists, self.candidate_pool)
+
+    def expanded(
+        self, question: str, first: list[tuple[str, float]], feedback: list[str], pool: int
+    ) -> list[tuple[str, float]]:
+        """The first keyword search plus, with a lower weight, BM25 of words that describe the feedback passages."""
+        s = self.settings
+        if s.feedback_terms <= 0 or s.feedback_keyword_weight <= 0:
+            return first
+        terms = query_terms(question)
+        words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
+        added = self.keywords.search_any(words, pool, s.title_weight)
+        return weighted_sum([(first, 1.0), (added, s.feedback_keyword_weight)], self.candidate_pool)
 
     def combine(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode) -> list[str]:
         if mode != "hybrid":

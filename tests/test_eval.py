@@ -156,3 +156,26 @@ def test_rag_eval_cli_prints_metrics_and_writes_the_run(tmp_path: Path) -> None:
 
     bad = _rag(["eval", str(tmp_path), "--split", "dev"], tmp_path / "data")
     assert bad.returncode == 2 and "no judgements for split 'dev'" in bad.stderr
+
+
+def test_a_deep_ranking_starts_with_exactly_what_search_returns(
+    settings: Settings, embedder: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    """The eval scores deep rankings; the API calls search: the top of one must be the other."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for doc_id, (title, text) in load_beir(TINY).corpus.items():
+        for part in range(3):  # 30 documents, so a small candidate pool is deeper than the fused top
+            name = doc_id.replace("/", "-")
+            (docs / f"{name}-{part}.md").write_text(f"# {title or name}\n\nPart {part}. {text}\n", encoding="utf-8")
+    for feedback in (0, 3):
+        s = settings.model_copy(update={"candidate_pool": 10, "feedback_passages": feedback})
+        pipe = build(s, embedder=embedder)
+        pipe.ingestor.ingest([docs])
+        for question in ("honey bee colonies", "energy from the tides", "chess"):
+            deep = pipe.retriever.ranked_ids(question, 30)
+            assert len(deep) == len(set(deep)) == 30
+            for k in (1, 5, 10):
+                top = [p.chunk_id for p in pipe.retriever.search(question, top_k=k, floor=-1)]
+                assert top == deep[:k], (feedback, question, k)
+        pipe.close()
