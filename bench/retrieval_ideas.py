@@ -23,8 +23,15 @@ from rag.embeddings import MiniLMEmbedder  # noqa: E402
 from rag.evaluate import build_index, load_beir, run_queries  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
 
-PLAIN = {"feedback_passages": 0}  # the ideas below start from plain fusion unless they say otherwise
-FEEDBACK = {"feedback_passages": 5, "feedback_terms": 10, "feedback_keyword_weight": 0.5, "feedback_vector_weight": 1.0}
+# Every variant spells out what it changes from plain RRF, so rows keep their meaning when defaults move.
+PLAIN: dict[str, Any] = {"fusion": "rrf", "vector_weight": 0.5, "feedback_passages": 0}
+FEEDBACK = {
+    **PLAIN,
+    "feedback_passages": 5,
+    "feedback_terms": 10,
+    "feedback_keyword_weight": 0.5,
+    "feedback_vector_weight": 1.0,
+}
 
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("BM25 only (FTS5, title x2)", {**PLAIN, "retrieval_mode": "keyword"}),
@@ -44,6 +51,7 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("feedback, both sides (5 passages)", {**FEEDBACK}),
     ("feedback, both sides, 10 passages", {**FEEDBACK, "feedback_passages": 10}),
     ("feedback, both sides, 20 words", {**FEEDBACK, "feedback_terms": 20}),
+    ("feedback, both sides, convex fusion 0.5", {**FEEDBACK, "fusion": "convex", "vector_weight": 0.5}),
     ("feedback, both sides, convex fusion 0.4", {**FEEDBACK, "fusion": "convex", "vector_weight": 0.4}),
     ("defaults as shipped", {}),
 ]

@@ -49,9 +49,9 @@ class Settings(BaseSettings):
     )
     # How hybrid retrieval fuses its two sides; defaults measured on Cranfield (docs/eval.md, `rag eval`).
     fusion: Literal["rrf", "convex"] = Field(
-        "rrf", description="rrf: reciprocal-rank fusion; convex: weighted sum of min-max normalised scores."
+        "convex", description="rrf: reciprocal-rank fusion; convex: weighted sum of min-max normalised scores."
     )
-    vector_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the vector side in hybrid fusion.")
+    vector_weight: float = Field(0.4, ge=0.0, le=1.0, description="Share of the vector side in hybrid fusion.")
     candidate_pool: int = Field(100, ge=10, le=2000, description="Candidates taken from each side before fusion.")
     title_weight: float = Field(2.0, ge=0.0, description="Keyword search: weight of a title match against the text.")
     phrase_weight: float = Field(
