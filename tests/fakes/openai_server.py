@@ -26,7 +26,9 @@ def passages_in(prompt: str) -> list[tuple[str, str]]:
 
 
 def default_reply(messages: list[dict[str, str]]) -> str:
-    """Answer with the first sentence of passage [1], cited; refuse if no passage shares a word with the question."""
+    """Answer with the passage sentence sharing most words with the question, cited; refuse if none shares any.
+
+    Like a careful reader, not like the first passage: the answer does not depend on the retrieval order."""
     user = messages[-1]["content"]
     if "Standalone question:" in user:  # the follow-up rewriting prompt
         last = re.search(r"Last question: (.*)", user)
@@ -36,12 +38,14 @@ def default_reply(messages: list[dict[str, str]]) -> str:
     passages = passages_in(user)
     if not question or not passages:
         return REFUSAL
-    words = {w for w in re.findall(r"[a-z]{5,}", question.group(1).lower())}
+    words = set(re.findall(r"[a-z]{5,}", question.group(1).lower()))
+    best, best_overlap = "", 0
     for n, text in passages:
-        if words & set(re.findall(r"[a-z]{5,}", text.lower())):
-            sentence = re.split(r"(?<=[.!?])\s", text.strip())[0]
-            return f"{sentence.rstrip('.')} [{n}]."
-    return REFUSAL
+        for sentence in re.split(r"(?<=[.!?])\s", text.strip()):
+            overlap = len(words & set(re.findall(r"[a-z]{5,}", sentence.lower())))
+            if overlap > best_overlap:
+                best, best_overlap = f"{sentence.strip().rstrip('.')} [{n}].", overlap
+    return best or REFUSAL
 
 
 class FakeOpenAI:
