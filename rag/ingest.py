@@ -161,7 +161,8 @@ class Ingestor:
         for s in spans:
             ids.append(chunk_id(source, seen[s.text], s.text))
             seen[s.text] += 1
-        return _Plan(doc, ids, spans, self.vectors.ids_for(source), self.keywords.chunk_ids(source), record is None)
+        # `existing` (what Chroma holds) is filled in for all files at once by _embed_and_store.
+        return _Plan(doc, ids, spans, set(), self.keywords.chunk_ids(source), record is None)
 
     def _meta(self, doc: Document, span: Span) -> dict[str, Any]:
         line, page = doc.position(span.start)
@@ -183,7 +184,9 @@ class Ingestor:
     def _embed_and_store(self, plans: list[_Plan], progress: bool) -> list[FileResult]:
         # Chunks from many small files are embedded together: batches sorted by length pad least.
         todo: list[tuple[_Plan, int]] = []
+        stored = self.vectors.ids_by_source([p.doc.source for p in plans])
         for plan in plans:
+            plan.existing = stored[plan.doc.source]
             for i, cid in enumerate(plan.ids):
                 if cid not in plan.existing:
                     todo.append((plan, i))
@@ -193,8 +196,9 @@ class Ingestor:
             if plan.pending == 0:
                 results.append(self._finish(plan))
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress)
-        # Store every few batches, so an interrupted ingest keeps most of what it embedded.
-        step = 8 * self.settings.embed_batch_size
+        # Embed and store in steps of 32 batches: long enough that sorting by length pads little, short
+        # enough that an interrupted ingest keeps most of what it embedded.
+        step = 32 * self.settings.embed_batch_size
         for b in range(0, len(todo), step):
             batch = todo[b : b + step]
             vectors = self.embedder.embed([p.spans[i].text for p, i in batch])

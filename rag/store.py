@@ -75,6 +75,16 @@ class VectorStore:
     def ids_for(self, source: str) -> set[str]:
         return set(self.collection.get(where={"source": source}, include=[])["ids"])
 
+    def ids_by_source(self, sources: list[str]) -> dict[str, set[str]]:
+        """Stored chunk ids of many documents, in a few queries rather than one per document."""
+        out: dict[str, set[str]] = {s: set() for s in sources}
+        for b in range(0, len(sources), 200):
+            part = sources[b : b + 200]
+            got = self.collection.get(where={"source": {"$in": part}}, include=["metadatas"])
+            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out[meta["source"]].add(cid)
+        return out
+
     def all_sources(self) -> set[str]:
         got = self.collection.get(include=["metadatas"])
         return {m["source"] for m in got["metadatas"] or []}

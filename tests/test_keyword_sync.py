@@ -126,7 +126,8 @@ def test_interrupted_ingest_leaves_keywords_no_ahead_of_chroma_and_the_next_run_
 ) -> None:
     # Small chunks and enough of them that the ingest embeds in several batches (of 256) and dies after one.
     folder = write(tmp_path / "docs", 110)
-    settings = settings.model_copy(update={"chunk_tokens": 16, "chunk_overlap": 0})
+    # embed_batch_size 8: the ingest stores every 32 batches = 256 chunks.
+    settings = settings.model_copy(update={"chunk_tokens": 16, "chunk_overlap": 0, "embed_batch_size": 8})
     full = build(settings, embedder=embedder)
     total = sum(len(full.ingestor.chunk(d)) for d in _docs(folder))
     full.close()
