@@ -13,10 +13,12 @@ import logging
 import threading
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from tqdm import tqdm
 
 from rag.chunking import Span, chunk_text
@@ -197,11 +199,12 @@ class Ingestor:
                 results.append(self._finish(plan))
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress)
         # Embed and store in steps of 32 batches: long enough that sorting by length pads little, short
-        # enough that an interrupted ingest keeps most of what it embedded.
+        # enough that an interrupted ingest keeps most of what it embedded. Storing a step (Chroma, SQLite)
+        # runs in a writer thread while the next step is embedded; both release the GIL.
         step = 32 * self.settings.embed_batch_size
-        for b in range(0, len(todo), step):
-            batch = todo[b : b + step]
-            vectors = self.embedder.embed([p.spans[i].text for p, i in batch])
+        writing: Future[None] | None = None
+
+        def store(batch: list[tuple[_Plan, int]], vectors: np.ndarray) -> None:
             self.vectors.upsert(
                 [p.ids[i] for p, i in batch],
                 vectors,
@@ -215,6 +218,19 @@ class Ingestor:
                 if p.pending == 0:
                     results.append(self._finish(p))
             bar.update(len(batch))
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+            try:
+                for b in range(0, len(todo), step):
+                    batch = todo[b : b + step]
+                    vectors = self.embedder.embed([p.spans[i].text for p, i in batch])
+                    if writing is not None:
+                        writing.result()  # one step in flight: bounded memory, errors surface here
+                    writing = writer.submit(store, batch, vectors)
+            finally:
+                # Also on Ctrl-C: let the step being written finish, so what was embedded is kept.
+                if writing is not None:
+                    writing.result()
         bar.close()
         return results
 
