@@ -193,6 +193,9 @@ class Ingestor:
                 if cid not in plan.existing:
                     todo.append((plan, i))
                     plan.pending += 1
+        # Shortest first across the whole run, so every step holds chunks of similar length and pads least
+        # (the bare model's best case); a file is recorded as soon as its last chunk is stored.
+        todo.sort(key=lambda item: len(item[0].spans[item[1]].text))
         results: list[FileResult] = []
         for plan in plans:
             if plan.pending == 0:
