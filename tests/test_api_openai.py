@@ -85,6 +85,20 @@ def test_check_changes_after_streaming_are_shown(live: LiveServer, fake_llm: Fak
     assert "\n\nChecked answer: " in text and "[9]" not in text.split("Checked answer: ")[1]
 
 
+def test_a_citation_only_added_by_the_check_needs_no_note(live: LiveServer, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply = "Serbia would import gas from Azerbaijan, then produce electricity."  # no marker
+    c = client(live)
+    chunks = list(
+        c.chat.completions.create(model="seedrag", messages=[{"role": "user", "content": QUESTION}], stream=True)
+    )
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
+    assert "Checked answer" not in text
+    answer, _, listing = text.partition("\n\nSources:\n")
+    assert answer == "Serbia would import gas from Azerbaijan, then produce electricity."
+    assert listing.startswith("[") and chunks[-1].sources  # type: ignore[attr-defined]
+    assert "““" not in listing  # a passage that opens with a quote mark is not quoted twice
+
+
 def test_last_message_must_be_the_question(live: LiveServer) -> None:
     with pytest.raises(openai.UnprocessableEntityError, match="last message must be the user's question"):
         client(live).chat.completions.create(

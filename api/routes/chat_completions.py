@@ -61,7 +61,7 @@ def sources_text(citations: list[tuple[int, Passage]]) -> str:
         return ""
     lines = []
     for n, p in citations:
-        quote = " ".join(p.text.split())
+        quote = " ".join(p.text.split()).strip('“”"')  # the passage's own quote marks would double ours
         if len(quote) > QUOTE_CHARS:
             quote = quote[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"
         lines.append(f"[{n}] {p.name} ({p.where}): “{quote}”")
@@ -70,10 +70,11 @@ def sources_text(citations: list[tuple[int, Passage]]) -> str:
 
 def closing_text(answer: Answer, streamed: str) -> str:
     """What follows the streamed words: the checked answer when the check changed them, then the sources."""
-    note = ""
-    if answer.answer.strip() != streamed.strip():
-        # The words already sent cannot be taken back; say what the citation check made of them.
-        note = CHECKED_HEADING + answer.answer
+    # The words already sent cannot be taken back: when the check removed a citation or withheld the answer,
+    # say what it made of them. A marker it only added (the model forgot one) needs no note: the list shows it.
+    changed = answer.removed_citations.get("invented") or answer.removed_citations.get("unsupported")
+    withheld = answer.refused and answer.answer.strip() != streamed.strip()
+    note = CHECKED_HEADING + answer.answer if changed or withheld else ""
     return note + sources_text(answer.citations)
 
 
