@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.citations import check, is_refusal
+from rag.keyword import query_terms
 from rag.llm import LLM, LLMError
 from rag.prompts import Prompts
 from rag.retrieve import Passage, Retriever
@@ -201,4 +202,9 @@ class Answerer:
             log.warning("could not rewrite the follow-up question, using it as is: %s", e)
             return question
         rewritten = rewritten.strip().splitlines()[0].strip().strip('"') if rewritten.strip() else ""
-        return rewritten or question
+        if not rewritten:
+            return question
+        # Small models often repeat the earlier question and drop what the follow-up adds ("and what
+        # about oil?" -> the gas question). A rewrite must keep the follow-up's own words; else add them.
+        missing = set(query_terms(question)) - set(query_terms(rewritten))
+        return f"{rewritten} {question}" if missing else rewritten

@@ -10,7 +10,7 @@ from rag.config import Settings
 from rag.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.conftest import SEEDS, free_port, make_settings
-from tests.fakes.openai_server import REFUSAL, FakeOpenAI
+from tests.fakes.openai_server import REFUSAL, FakeOpenAI, default_reply
 from tests.fakes.openai_server import passages_in as fake_passages
 
 QUESTION = "What does Serbia want to import from Azerbaijan?"
@@ -130,3 +130,16 @@ def test_slow_llm_times_out(tmp_path, embedder: MiniLMEmbedder, fake_llm: FakeOp
     with pytest.raises(AnswerFailed, match="did not answer in time") as info:
         pipe.answerer.ask(QUESTION)
     assert info.value.passages
+
+
+def test_a_rewrite_that_drops_the_follow_ups_words_keeps_them(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    def reply(messages: list[dict[str, str]]) -> str:
+        if "Standalone question:" in messages[-1]["content"]:
+            return QUESTION  # what the 1.5B local model does with "and what about oil?"
+        return default_reply(messages)
+
+    fake_llm.reply = reply
+    history = [Message("user", QUESTION), Message("assistant", "Serbia would import gas from Azerbaijan [1].")]
+    answer = seeded.answerer.ask("and what about oil?", history=history)
+    assert answer.standalone_question == f"{QUESTION} and what about oil?"
+    assert any("Azerbaijani oil" in p.text for p in answer.passages), "retrieval searched for oil too"

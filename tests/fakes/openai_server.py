@@ -31,9 +31,10 @@ def default_reply(messages: list[dict[str, str]]) -> str:
     Like a careful reader, not like the first passage: the answer does not depend on the retrieval order."""
     user = messages[-1]["content"]
     if "Standalone question:" in user:  # the follow-up rewriting prompt
-        last = re.search(r"Last question: (.*)", user)
+        # The last match: the prompt may open with a worked example of its own.
+        last = re.findall(r"Last question: (.*)", user)
         convo = re.findall(r"user: (.*)", user)
-        return f"{last.group(1) if last else ''} (about: {convo[-1] if convo else ''})"
+        return f"{last[-1] if last else ''} (about: {convo[-1] if convo else ''})"
     question = re.search(r"Question: (.*)", user)
     passages = passages_in(user)
     if not question or not passages:
