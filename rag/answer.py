@@ -146,26 +146,15 @@ class Answerer:
         removed = {"invented": checked.invented, "unsupported": checked.unsupported, "added": checked.added}
         if checked.invented or checked.unsupported:
             log.info("citations removed: invented %s, unsupported %s", checked.invented, checked.unsupported)
-        if not checked.cited:
+        withheld = not checked.cited
+        if withheld:
             # Nothing in the answer is backed by a passage: an answer we cannot check is not given.
             log.info("answer withheld, no sentence is supported by a passage: %r", raw[:200])
-            return Answer(
-                question,
-                self.prompts.refusal,
-                [],
-                True,
-                self.llm.model,
-                retrieval_ms,
-                gen_ms,
-                passages,
-                standalone,
-                {k: v for k, v in removed.items() if v},
-            )
         return Answer(
             question,
-            checked.text,
+            self.prompts.refusal if withheld else checked.text,
             [(n, passages[n - 1]) for n in checked.cited],
-            False,
+            withheld,
             self.llm.model,
             retrieval_ms,
             gen_ms,
