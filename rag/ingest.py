@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +25,7 @@ from rag.config import Settings
 from rag.documents import Document, LoadError, load, walk
 from rag.embeddings import Embedder
 from rag.keyword import KeywordIndex
+from rag.locking import WriterLock
 from rag.store import VectorStore
 from rag.tokens import encoding
 
@@ -88,14 +88,14 @@ class Ingestor:
         embedder: Embedder,
         vectors: VectorStore,
         keywords: KeywordIndex,
-        lock: threading.RLock | None = None,
+        lock: WriterLock | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.vectors = vectors
         self.keywords = keywords
-        # One writer at a time: API uploads and CLI-style ingests in one process share this lock.
-        self.lock = lock or threading.RLock()
+        # One writer at a time: uploads, ingests and removals, in this process and any other on this index.
+        self.lock = lock or WriterLock(settings.data_dir / f"write-{settings.collection}.lock")
         self.enc = encoding(settings.tiktoken_encoding)
 
     # --- public -----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ def build(
     vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
     # The keyword index follows the collection so that two collections never share one.
     keywords = KeywordIndex(settings.data_dir / f"keyword-{settings.collection}.sqlite")
-    ingestor = Ingestor(settings, embedder, vectors, keywords, threading.RLock())
+    ingestor = Ingestor(settings, embedder, vectors, keywords)
     retriever = Retriever(settings, embedder, vectors, keywords)
     answerer = Answerer(retriever, llm, Prompts.load(prompts_dir))
     return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)
