@@ -179,15 +179,28 @@ class KeywordIndex:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
         with self._lock:
-            self._db.executescript(_SCHEMA)
-            # Per connection, never stored: a read-only view of the index's terms for pseudo-relevance feedback.
-            self._db.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')"
-            )
+            self._open()
+
+    def _open(self) -> None:
+        # Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at once rather
+        # than waiting when another process is creating the same file. Every statement here is idempotent.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        # Per connection, never stored: a read-only view of the index's terms for pseudo-relevance feedback.
+        self._db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')"
+        )
 
     def close(self) -> None:
         self._db.close()

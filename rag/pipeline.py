@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from rag.embeddings import Embedder, make_embedder
 from rag.ingest import Ingestor
 from rag.keyword import KeywordIndex
 from rag.llm import LLM, make_llm
+from rag.locking import WriterLock
 from rag.prompts import DEFAULT_DIR, Prompts
 from rag.retrieve import Retriever
 from rag.store import VectorStore, make_chroma_client
@@ -42,10 +44,16 @@ def build(
     llm = llm or make_llm(settings)
     embedder = embedder or make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
+    lock = WriterLock(settings.data_dir / f"write-{settings.collection}.lock")
     # The keyword index follows the collection so that two collections never share one.
-    keywords = KeywordIndex(settings.data_dir / f"keyword-{settings.collection}.sqlite")
-    ingestor = Ingestor(settings, embedder, vectors, keywords)
+    keyword_path = settings.data_dir / f"keyword-{settings.collection}.sqlite"
+    # A new index is created under the writer lock: two processes starting on an empty data dir at once would
+    # race to create the same SQLite files, and one would fail with "database is locked". An existing index
+    # is opened without it, so that a question never waits for someone else's ingest.
+    with lock if not keyword_path.exists() else nullcontext():
+        vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
+        keywords = KeywordIndex(keyword_path)
+    ingestor = Ingestor(settings, embedder, vectors, keywords, lock)
     retriever = Retriever(settings, embedder, vectors, keywords)
     answerer = Answerer(retriever, llm, Prompts.load(prompts_dir))
     return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)
