@@ -7,7 +7,6 @@ same chunks the eval index holds, and over whole documents.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import re
@@ -15,7 +14,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import Stemmer
-from common import doc_ranking, open_index, write
+from common import dataset_parser, doc_ranking, open_index, write
 
 from rag.evaluate import score_run
 from rag.keyword import query_terms
@@ -55,10 +54,7 @@ class BM25:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder")
-    p.add_argument("--split", default=None)
-    args = p.parse_args()
+    args = dataset_parser(__doc__).parse_args()
     data, index, _ = open_index(args.folder, args.split)
     db = index.pipeline.keywords._db
     rows = db.execute(

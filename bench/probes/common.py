@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,14 @@ from rag.embeddings import MiniLMEmbedder  # noqa: E402
 from rag.evaluate import BeirData, EvalIndex, build_index, load_beir  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "probes"
+
+
+def dataset_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every probe takes: a BEIR folder and its split; a probe may add its own."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder")
+    p.add_argument("--split", default=None)
+    return p
 
 
 def open_index(folder: str, split: str | None) -> tuple[BeirData, EvalIndex, MiniLMEmbedder]:

@@ -8,12 +8,11 @@ bench/results/probes/hyde-generations-<dataset>.json so a rerun only rescores.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 
-from common import RESULTS, open_index, write
+from common import RESULTS, dataset_parser, open_index, write
 from openai import OpenAI
 
 from rag.evaluate import document_ranking, score_run
@@ -26,9 +25,7 @@ PROMPT = (
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder")
-    p.add_argument("--split", default=None)
+    p = dataset_parser(__doc__)
     p.add_argument("--base-url", default="http://127.0.0.1:8081/v1")
     p.add_argument("--model", default=MODEL_NAME)
     p.add_argument("--limit", type=int, default=None)

@@ -9,21 +9,17 @@ similarity = max(0, cosine)^p between passage vectors. No new model; costs readi
 
 from __future__ import annotations
 
-import argparse
 import itertools
 
 import numpy as np
-from common import doc_ranking, open_index, write
+from common import dataset_parser, doc_ranking, open_index, write
 
 from rag import retrieve
 from rag.evaluate import score_run
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder")
-    p.add_argument("--split", default=None)
-    args = p.parse_args()
+    args = dataset_parser(__doc__).parse_args()
     data, index, embedder = open_index(args.folder, args.split)
     pipe = index.pipeline
     stored = pipe.vectors.collection.get(include=["embeddings"])

@@ -7,13 +7,12 @@ mean of best sentence and whole document; the whole document's own vector is the
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from pathlib import Path
 
 import numpy as np
-from common import write
+from common import dataset_parser, write
 
 from rag.embeddings import MiniLMEmbedder
 from rag.evaluate import load_beir, score_run
@@ -22,10 +21,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder")
-    p.add_argument("--split", default=None)
-    args = p.parse_args()
+    args = dataset_parser(__doc__).parse_args()
     data = load_beir(Path(args.folder), args.split)
     embedder = MiniLMEmbedder(0, 32)
     docs = [(d, t, x) for d, (t, x) in data.corpus.items() if x.strip()]

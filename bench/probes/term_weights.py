@@ -8,10 +8,8 @@ sum over words of weight × that word's BM25, each read from FTS5 for the unweig
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-from common import open_index, write
+from common import dataset_parser, open_index, write
 
 from rag import retrieve
 from rag.evaluate import EvalIndex, document_ranking, score_run
@@ -57,10 +55,7 @@ class Weighted(retrieve.Retriever):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder")
-    p.add_argument("--split", default=None)
-    args = p.parse_args()
+    args = dataset_parser(__doc__).parse_args()
     data, index, embedder = open_index(args.folder, args.split)
     pipe = index.pipeline
     keyword_only = pipe.settings.model_copy(update={"retrieval_mode": "keyword", "feedback_passages": 0})
