@@ -95,7 +95,7 @@ class Ingestor:
         self.vectors = vectors
         self.keywords = keywords
         # One writer at a time: uploads, ingests and removals, in this process and any other on this index.
-        self.lock = lock or WriterLock(settings.data_dir / f"write-{settings.collection}.lock")
+        self.lock = lock or WriterLock.for_index(settings.data_dir, settings.collection)
         self.enc = encoding(settings.tiktoken_encoding)
 
     # --- public -----------------------------------------------------------------------------------

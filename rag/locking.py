@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 class WriterLock:
     """Re-entrant within a thread; held by at most one process at a time."""
 
+    @classmethod
+    def for_index(cls, data_dir: Path, collection: str) -> WriterLock:
+        """The lock of one index: a file beside it in the data dir, one per collection."""
+        return cls(data_dir / f"write-{collection}.lock")
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._thread = threading.RLock()

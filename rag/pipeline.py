@@ -44,7 +44,7 @@ def build(
     llm = llm or make_llm(settings)
     embedder = embedder or make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = WriterLock(settings.data_dir / f"write-{settings.collection}.lock")
+    lock = WriterLock.for_index(settings.data_dir, settings.collection)
     # The keyword index follows the collection so that two collections never share one.
     keyword_path = settings.data_dir / f"keyword-{settings.collection}.sqlite"
     # A new index is created under the writer lock: two processes starting on an empty data dir at once would
