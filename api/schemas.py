@@ -27,6 +27,15 @@ _PASSAGE: dict[str, Any] = {
     "interested in importing Azerbaijani oil,” the expert said.\n\nProrokovic has rightly pointed out that the "
     "Southern Gas Corridor acts as an alternative route for gas supply to Serbia.",
     "score": 0.6269,
+    "quote": None,
+}
+_CITED = {
+    **_PASSAGE,
+    "quote": {
+        "start": 1045,
+        "end": 1132,
+        "text": "On the other hand, Serbia is interested in importing Azerbaijani oil,” the expert said.",
+    },
 }
 
 
@@ -60,6 +69,14 @@ class AskRequest(BaseModel):
     }
 
 
+class Quote(BaseModel):
+    """The sentence(s) of a cited passage that support the answer: `text == source[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+
+
 class Citation(BaseModel):
     """A passage: `text` is exactly `open(source).read()[start:end]`, so a citation can be checked."""
 
@@ -74,14 +91,16 @@ class Citation(BaseModel):
     page: int | None = None
     text: str
     score: float = Field(description="cosine similarity of passage and question")
+    quote: Quote | None = Field(
+        None, description="in a citation: the supporting sentence(s) the model quoted, located in the document"
+    )
 
     model_config = {"json_schema_extra": {"examples": [_PASSAGE]}}
 
 
 ASK_EXAMPLE: dict[str, Any] = {
-    "answer": "Serbia would import gas from Azerbaijan to produce electricity [2]. "
-    "Serbia is also interested in importing Azerbaijani oil [2].",
-    "citations": [_PASSAGE],
+    "answer": "Serbia is interested in importing Azerbaijani oil [2].",
+    "citations": [_CITED],
     "refused": False,
     "model": "qwen2.5-coder-1.5b-instruct-q4_k_m",
     "retrieval_ms": 16.3,
@@ -89,6 +108,7 @@ ASK_EXAMPLE: dict[str, Any] = {
     "question": "What does Serbia want to import from Azerbaijan?",
     "standalone_question": "What does Serbia want to import from Azerbaijan?",
     "removed_citations": {},
+    "checks": {"passage": 2, "quote_match": "exact", "lexical": 1.0, "entailed": True},
     "passages": [_PASSAGE],
 }
 
@@ -104,6 +124,12 @@ class AskResponse(BaseModel):
     standalone_question: str | None = Field(None, description="the question as rewritten with the history")
     removed_citations: dict[str, list[int]] = Field(
         default_factory=dict, description="markers removed or added by the citation check, by reason"
+    )
+    checks: dict[str, Any] = Field(
+        default_factory=dict,
+        description="how the answer was checked: where the quoted evidence was found (`quote_match`: exact, "
+        "normalised or fuzzy), each support check's result, and, for a withheld answer, `withheld` naming the "
+        "check that failed",
     )
     passages: list[Citation] = Field(default_factory=list, description="everything retrieved, cited or not")
 

@@ -55,25 +55,31 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def quote(p: Passage) -> str:
-    return clip(" ".join(p.text.split()), QUOTE_CHARS)
+def quote(p: Passage, span: tuple[int, int] | None = None) -> str:
+    """The sentence the answer rests on when it was located (`span`, document offsets), else the passage's start."""
+    text = p.text[span[0] - p.start : span[1] - p.start] if span and p.start <= span[0] < span[1] <= p.end else p.text
+    return clip(" ".join(text.split()), QUOTE_CHARS if span is None else SECTION_CHARS // 2)
 
 
-def source_line(n: int, p: Passage) -> str:
-    """`[n] name · line 12, chars 340-780` and a short quote: enough to find the passage and judge it."""
+def source_line(n: int, p: Passage, span: tuple[int, int] | None = None) -> str:
+    """`[n] name · line 12, chars 340-780` and a quote (the supporting sentence, if located): enough to find the
+    passage and judge it."""
     title = f" — {escape(p.title)}" if p.title and p.title != p.name else ""
-    return f"*[{n}]* `{escape(p.name)}`{title} · {p.where}\n>{escape(quote(p))}"
+    where = p.where if span is None else f"{p.where}; quoted chars {span[0]}-{span[1]}"
+    return f"*[{n}]* `{escape(p.name)}`{title} · {where}\n>{escape(quote(p, span))}"
 
 
 def section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_CHARS)}}
 
 
-def sources_blocks(items: list[tuple[int, Passage]], heading: str = "Sources") -> list[dict[str, Any]]:
+def sources_blocks(
+    items: list[tuple[int, Passage]], heading: str = "Sources", quotes: dict[int, tuple[int, int]] | None = None
+) -> list[dict[str, Any]]:
     if not items:
         return []
     return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{heading}*"}]}] + [
-        section(source_line(n, p)) for n, p in items
+        section(source_line(n, p, (quotes or {}).get(n))) for n, p in items
     ]
 
 
@@ -101,7 +107,7 @@ def feedback_block(answer_id: str) -> dict[str, Any]:
 def answer_message(answer: Answer, answer_id: str) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks). The text is the answer alone, so a thread's history reads cleanly."""
     text = to_mrkdwn(answer.answer)
-    blocks = [section(text), *sources_blocks(answer.citations), feedback_block(answer_id)]
+    blocks = [section(text), *sources_blocks(answer.citations, quotes=answer.quotes), feedback_block(answer_id)]
     return clip(text, SECTION_CHARS), blocks
 
 

@@ -1,13 +1,22 @@
-"""prompt -> LLM -> citations checked -> Answer. Streams as events; `ask()` is the stream, collected."""
+"""The answer step, orchestrated: retrieve -> prompt -> LLM (evidence first) -> quote located -> support checked
+-> Answer. Streams as events; `ask()` is the stream, collected.
+
+The model is asked for the sentence it relies on, copied, and then its answer (rag/reply.py). Code finds the
+quote in the passages (rag/quotes.py) and checks that it supports the answer (rag/support.py); only then is the
+answer shown, cited to the passage the quote is in, with the quote's span. A reply in no such shape (a server
+that ignores the schema) is checked sentence by sentence instead (rag/citations.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag import quotes, reply, support
 from rag.citations import check, is_refusal
 from rag.keyword import query_terms
 from rag.llm import LLM, LLMError
@@ -35,11 +44,15 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)  # everything retrieved, cited or not
     standalone_question: str | None = None
     removed_citations: dict[str, list[int]] = field(default_factory=dict)
+    # Passage number -> the span, in its document, of the sentence(s) the model quoted as evidence.
+    quotes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # How the answer was checked (the quote's match, each support check), or why it was withheld.
+    checks: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "answer": self.answer,
-            "citations": [citation_dict(n, p) for n, p in self.citations],
+            "citations": [citation_dict(n, p, self.quotes.get(n)) for n, p in self.citations],
             "refused": self.refused,
             "model": self.model,
             "retrieval_ms": round(self.retrieval_ms, 1),
@@ -47,11 +60,13 @@ class Answer:
             "question": self.question,
             "standalone_question": self.standalone_question,
             "removed_citations": self.removed_citations,
+            "checks": self.checks,
             "passages": [citation_dict(i, p) for i, p in enumerate(self.passages, 1)],
         }
 
 
-def citation_dict(n: int, p: Passage) -> dict[str, Any]:
+def citation_dict(n: int, p: Passage, quote: tuple[int, int] | None = None) -> dict[str, Any]:
+    """A passage as the API shows it; `quote` is the supporting sentence's span in the document, if located."""
     return {
         "id": n,
         "source": p.source,
@@ -64,6 +79,9 @@ def citation_dict(n: int, p: Passage) -> dict[str, Any]:
         "page": p.page,
         "text": p.text,
         "score": p.score,
+        "quote": None
+        if quote is None
+        else {"start": quote[0], "end": quote[1], "text": p.text[quote[0] - p.start : quote[1] - p.start]},
     }
 
 
@@ -98,11 +116,23 @@ class AnswerFailed(Exception):
         self.retrieval_ms = retrieval_ms
 
 
+@dataclass(frozen=True)
+class AnswerOptions:
+    """How the answer step runs; from Settings, each measured (README, answer quality)."""
+
+    schema: bool = True  # ask the server to hold the reply to the quote/answer JSON schema
+    entailment: bool = True  # ask the model whether the quote states the answer
+    names: bool = True  # the question's names must be in the cited passage or its title
+    min_lexical: float = 0.5  # share of the answer's new words that must be in the quoted passage
+    retry_refusals: bool = True  # a second pass, without the way out, when the model refuses
+
+
 class Answerer:
-    def __init__(self, retriever: Retriever, llm: LLM, prompts: Prompts) -> None:
+    def __init__(self, retriever: Retriever, llm: LLM, prompts: Prompts, options: AnswerOptions | None = None) -> None:
         self.retriever = retriever
         self.llm = llm
         self.prompts = prompts
+        self.options = options or AnswerOptions()
 
     def ask(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Answer:
         for event in self.stream(question, history, top_k):
@@ -111,7 +141,7 @@ class Answerer:
         raise AssertionError("stream ended without an answer")
 
     def stream(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Iterator[Event]:
-        """Sources first, then tokens as the model writes, then Done. Raises AnswerFailed mid-way."""
+        """Sources first, then the answer's text as the model writes it, then Done. Raises AnswerFailed mid-way."""
         question = question.strip()
         t0 = time.perf_counter()
         standalone = self.standalone(question, history or [])
@@ -126,22 +156,119 @@ class Answerer:
             )
             return
         pieces: list[str] = []
+        shown = reply.AnswerStream()
         try:
-            for piece in self.llm.stream(self.messages(standalone, passages)):
+            fmt = reply.RESPONSE_FORMAT if self.options.schema else None
+            for piece in self.llm.stream(self.messages(standalone, passages), fmt):
                 pieces.append(piece)
-                yield Token(piece)
+                text = shown.feed(piece)
+                if text:
+                    yield Token(text)
+            answer = self.finish(question, standalone, "".join(pieces), passages, retrieval_ms, t1)
         except LLMError as e:
             raise AnswerFailed(e, passages, retrieval_ms) from e
-        generation_ms = (time.perf_counter() - t1) * 1000
-        yield Done(self.finish(question, standalone, "".join(pieces), passages, retrieval_ms, generation_ms))
+        yield Done(answer)
 
     def finish(
-        self, question: str, standalone: str, raw: str, passages: list[Passage], retrieval_ms: float, gen_ms: float
+        self, question: str, standalone: str, raw: str, passages: list[Passage], retrieval_ms: float, t1: float
     ) -> Answer:
-        if is_refusal(raw, self.prompts.refusal):
-            return Answer(
-                question, self.prompts.refusal, [], True, self.llm.model, retrieval_ms, gen_ms, passages, standalone
+        parsed = reply.parse(raw)
+        if not parsed.structured:
+            return self._checked_sentences(question, standalone, raw, passages, retrieval_ms, t1)
+        checks: dict[str, Any] = {}
+        if self._refused(parsed) and self.options.retry_refusals:
+            checks["first_reply"] = "refused"
+            retry = self.llm.stream(
+                self.messages(standalone, passages, retry=True), reply.RESPONSE_FORMAT if self.options.schema else None
             )
+            parsed = reply.parse("".join(retry))
+        if self._refused(parsed):
+            return self._refusal(question, standalone, passages, retrieval_ms, t1, {**checks, "reply": "refused"})
+        verdict = self._verify(standalone, parsed, passages)
+        checks.update({k: v for k, v in verdict.items() if k not in ("start", "end")})
+        if "withheld" in verdict:
+            log.info("answer withheld (%s): %r", verdict["withheld"], parsed.answer[:200])
+            return self._refusal(question, standalone, passages, retrieval_ms, t1, checks)
+        n = int(verdict["passage"])
+        p = passages[n - 1]
+        # The marker goes after the text as written, so what was streamed is a prefix of the final answer and
+        # a client that cannot take words back (OpenAI-style streams) only has to add it.
+        text = support.MARKER.sub("", parsed.answer).strip() + f" [{n}]"
+        span = (p.start + int(verdict["start"]), p.start + int(verdict["end"]))
+        return Answer(
+            question,
+            text,
+            [(n, p)],
+            False,
+            self.llm.model,
+            retrieval_ms,
+            _ms_since(t1),
+            passages,
+            standalone,
+            {},
+            {n: span},
+            checks,
+        )
+
+    def _refused(self, parsed: reply.Reply) -> bool:
+        return not parsed.answer or not parsed.quote or is_refusal(parsed.answer, self.prompts.refusal)
+
+    def _verify(self, question: str, parsed: reply.Reply, passages: list[Passage]) -> dict[str, Any]:
+        """Where the quote is and whether it supports the answer; 'withheld' names the first check that failed."""
+        texts = [p.text for p in passages]
+        found = quotes.locate(parsed.quote or "", texts)
+        if found is None:
+            return {"withheld": "quote_not_found", "quote": parsed.quote}
+        p = passages[found.passage]
+        start, end = quotes.sentence_around(p.text, found.start, found.end)
+        out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
+        evidence = p.text[start:end]
+        if self.options.names:
+            missing = support.missing_names(question, p.text, f"{p.title} {p.name}")
+            if missing:
+                return {**out, "withheld": "question_names_not_in_passage", "missing": sorted(missing)}
+        share = support.lexical(parsed.answer, p.text, given=question)
+        out["lexical"] = round(share, 2)
+        if share < self.options.min_lexical:
+            return {**out, "withheld": "answer_not_in_passage"}
+        if self.options.entailment:
+            entailed = support.entails(self.llm, self.prompts.verify, evidence, question, parsed.answer)
+            out["entailed"] = entailed
+            if entailed is False:
+                return {**out, "withheld": "quote_does_not_state_answer"}
+        return out
+
+    def _refusal(
+        self,
+        question: str,
+        standalone: str,
+        passages: list[Passage],
+        retrieval_ms: float,
+        t1: float,
+        checks: dict[str, Any],
+    ) -> Answer:
+        return Answer(
+            question,
+            self.prompts.refusal,
+            [],
+            True,
+            self.llm.model,
+            retrieval_ms,
+            _ms_since(t1),
+            passages,
+            standalone,
+            {},
+            {},
+            checks,
+        )
+
+    def _checked_sentences(
+        self, question: str, standalone: str, raw: str, passages: list[Passage], retrieval_ms: float, t1: float
+    ) -> Answer:
+        """A plain reply: each sentence must be supported by the passage it cites, or it is removed."""
+        gen_ms = _ms_since(t1)
+        if is_refusal(raw, self.prompts.refusal):
+            return self._refusal(question, standalone, passages, retrieval_ms, t1, {"reply": "refused"})
         checked = check(raw, [p.text for p in passages])
         removed = {"invented": checked.invented, "unsupported": checked.unsupported, "added": checked.added}
         if checked.invented or checked.unsupported:
@@ -150,6 +277,11 @@ class Answerer:
         if withheld:
             # Nothing in the answer is backed by a passage: an answer we cannot check is not given.
             log.info("answer withheld, no sentence is supported by a passage: %r", raw[:200])
+        checks: dict[str, Any] = {"reply": "plain"}
+        if checked.dropped:
+            checks["dropped_sentences"] = checked.dropped
+        if withheld:
+            checks["withheld"] = "no_supported_sentence"
         return Answer(
             question,
             self.prompts.refusal if withheld else checked.text,
@@ -161,19 +293,23 @@ class Answerer:
             passages,
             standalone,
             {k: v for k, v in removed.items() if v},
+            {},
+            checks,
         )
 
-    def messages(self, question: str, passages: list[Passage]) -> list[dict[str, str]]:
+    def messages(self, question: str, passages: list[Passage], retry: bool = False) -> list[dict[str, str]]:
         blocks = "\n\n".join(
-            self.prompts.passage.format(n=i, title=p.title or p.name, name=p.name, text=p.text)
+            self.prompts.passage.format(
+                n=i, title=_fence(p.title or p.name).replace('"', "'"), name=p.name, text=_fence(p.text)
+            )
             for i, p in enumerate(passages, 1)
         )
-        refusal = self.prompts.refusal
+        template = self.prompts.answer_retry if retry else self.prompts.answer_user
         return [
-            {"role": "system", "content": self.prompts.answer_system.format(refusal=refusal)},
+            {"role": "system", "content": self.prompts.answer_system.format(refusal=self.prompts.refusal)},
             {
                 "role": "user",
-                "content": self.prompts.answer_user.format(passages=blocks, question=question, refusal=refusal),
+                "content": template.format(passages=blocks, question=question, refusal=self.prompts.refusal),
             },
         ]
 
@@ -197,3 +333,12 @@ class Answerer:
         # about oil?" -> the gas question). A rewrite must keep the follow-up's own words; else add them.
         missing = set(query_terms(question)) - set(query_terms(rewritten))
         return f"{rewritten} {question}" if missing else rewritten
+
+
+def _fence(text: str) -> str:
+    """Passage text as it goes into the prompt: it cannot open or close a passage block of its own."""
+    return re.sub(r"<\s*/?\s*passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
+
+
+def _ms_since(t: float) -> float:
+    return (time.perf_counter() - t) * 1000

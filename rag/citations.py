@@ -7,6 +7,8 @@
   are too short to judge and keep their marker.
 - A sentence the model left uncited gets the passage that supports it best, if one clears the same bar;
   this catches the small local model's habit of forgetting a marker.
+- A sentence that, after this, has no marker and is long enough to judge is removed from the answer: what
+  is shown is either supported by a cited passage or too short to be a claim ("Yes.").
 The cited passages returned are exactly those whose markers remain in the final text.
 """
 
@@ -15,30 +17,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import Stemmer
+from rag.support import MARKER, stems
 
-from rag.keyword import STOPWORDS
-
-MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s+(?=[A-Z0-9\"“(])")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 SUPPORT = 0.5
 _MIN_WORDS = 3
 
 
-_STEMMER = Stemmer.Stemmer("english")
-
-
-def _stems(text: str) -> set[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
-    return set(_STEMMER.stemWords(words))
-
-
 def support(sentence: str, passage: str) -> float:
-    words = _stems(MARKER.sub("", sentence))
+    words = stems(sentence)
     if not words:
         return 1.0
-    return len(words & _stems(passage)) / len(words)
+    return len(words & stems(passage)) / len(words)
 
 
 @dataclass
@@ -48,6 +38,7 @@ class Checked:
     invented: list[int] = field(default_factory=list)
     unsupported: list[int] = field(default_factory=list)
     added: list[int] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # sentences removed: no passage supports them
 
 
 def _sentences(text: str) -> list[str]:
@@ -64,7 +55,7 @@ def check(answer: str, passages: list[str], auto_cite: bool = True) -> Checked:
     result = Checked(text="", cited=[])
     parts = []
     for sentence in _sentences(answer):
-        words = _stems(MARKER.sub("", sentence))
+        words = stems(sentence)
         judge = len(words) >= _MIN_WORDS
         kept_any = False
 
@@ -90,6 +81,12 @@ def check(answer: str, passages: list[str], auto_cite: bool = True) -> Checked:
                 cut = len(stripped) - 1 if stripped[-1:] in ".!?" else len(stripped)
                 sentence = stripped[:cut] + f" [{best + 1}]" + sentence[cut:]
                 result.added.append(best + 1)
+                kept_any = True
+        if judge and not kept_any:
+            # A claim no passage supports is not shown at all: removing only its marker would leave it
+            # looking like part of a cited answer.
+            result.dropped.append(sentence.strip())
+            continue
         parts.append(sentence)
     result.text = "".join(parts).strip()
     for m in MARKER.finditer(result.text):

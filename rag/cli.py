@@ -226,6 +226,60 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
+    from rag import evaluate_answers as ea
+    from rag.baseline import NAIVE_SETTINGS, NaiveAnswerer
+    from rag.embeddings import make_embedder
+    from rag.evaluate import DatasetError, build_index
+    from rag.llm import LocalServer, make_llm
+
+    try:
+        data = ea.load_qa(Path(args.folder))
+    except DatasetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.pipeline == "naive":
+        settings = settings.model_copy(update=NAIVE_SETTINGS)
+    llm = make_llm(settings)
+    embedder = make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
+    index = build_index(data.as_beir(), settings, embedder, progress=not args.quiet)
+    pipe = index.pipeline
+    server = None
+    if settings.uses_local_llm:
+        server = LocalServer(settings, settings.data_dir / "llm-server.log")
+        if server.healthy():
+            server = None  # someone else's: not ours to stop
+        else:
+            print("starting the local model...", file=sys.stderr)
+            server.start()
+    ask = (
+        NaiveAnswerer(pipe.retriever, pipe.llm, pipe.answerer.prompts).ask
+        if args.pipeline == "naive"
+        else pipe.answerer.ask
+    )
+    try:
+        questions = ea.sample(data.questions, args.limit)
+        verdicts = ea.run(questions, ask, ea.Judge(index, data.corpus), progress=not args.quiet)
+    finally:
+        pipe.close()
+        if server is not None:
+            server.stop()
+    shown = pipe.settings.shown()
+    result = ea.AnswerEvalResult(
+        data.name,
+        args.pipeline,
+        ea.summarize(verdicts),
+        verdicts,
+        {"chunks": pipe.vectors.count(), "collection": pipe.settings.collection, "model": pipe.llm.model},
+        {k: v for k, v in shown.items() if not k.startswith(("slack_", "api_keys", "llm_api_key"))},
+    )
+    print(ea.format_report(result))
+    if args.json:
+        ea.write_json(result, Path(args.json))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rag",
@@ -293,6 +347,35 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=None, help="score only the first N queries (a quick look)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser(
+        "eval-answers",
+        help="measure answer quality on a QA folder (correct, F1, refusals, citation precision, seconds)",
+        description=(
+            "Reads corpus.jsonl(.gz) and queries.jsonl ({_id, text, answers, metadata.doc}; answers [] means the "
+            "question must be refused), indexes the corpus into a separate collection under <data dir>/eval/ and "
+            "asks every question through the same answer step the API uses, with the settings in force. "
+            "Correct = not refused and >= 80%% of a gold answer's SQuAD-normalised tokens in the answer; yes/no "
+            "questions (every gold answer starts with yes/no) are scored by the answer's opening yes/no and "
+            "reported apart."
+        ),
+    )
+    s.add_argument("folder", help="a QA folder, e.g. ../shared/evaldata/cmu-qa")
+    s.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="a deterministic sample of N questions: half open, a quarter yes/no, a quarter unanswerable",
+    )
+    s.add_argument("--json", metavar="OUT", help="write the figures and every question's answer, citations, verdict")
+    s.add_argument(
+        "--pipeline",
+        choices=["default", "naive"],
+        default="default",
+        help="naive: the baseline to beat (dense top-4 ~1,000-character passages, the classic prompt, no checks)",
+    )
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_eval_answers)
 
     s = sub.add_parser("feedback", help="list recent feedback on answers (the Slack buttons), newest first")
     s.add_argument("-n", "--limit", type=int, default=20)

@@ -75,6 +75,19 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(400, ge=16)
     llm_temperature: float = 0.0
 
+    # The answer step (rag/answer.py); each measured with `rag eval-answers` (README, answer quality)
+    answer_schema: bool = Field(
+        True, description="Hold the model's reply to the quote/answer JSON schema (servers that cannot: plain text)."
+    )
+    answer_entailment: bool = Field(True, description="Ask the model whether its quoted sentence states its answer.")
+    answer_names_check: bool = Field(
+        True, description="Withhold an answer whose passage (and its title) misses a name the question asks about."
+    )
+    answer_min_lexical: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of the answer's new words that must occur in the quoted passage."
+    )
+    answer_retry_refusals: bool = Field(True, description="Ask once more, with no way out, when the model refuses.")
+
     # The local model server (llama.cpp via xllamacpp)
     local_llm_host: str = "127.0.0.1"
     local_llm_port: int = 8081

@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import openai
@@ -41,6 +41,8 @@ class LLM:
     local: bool
     max_tokens: int = 400
     temperature: float = 0.0
+    # Set once a server has refused `response_format`: later calls go plain at once instead of failing first.
+    plain_only: bool = False
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
         try:
@@ -54,7 +56,12 @@ class LLM:
             raise self._error(e) from e
         return resp.choices[0].message.content or ""
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream(self, messages: list[dict[str, str]], response_format: dict[str, Any] | None = None) -> Iterator[str]:
+        """The reply's text as it is written. With `response_format` (a JSON schema), servers that support it
+        constrain the reply to it; one that rejects it (HTTP 400/422) is asked again without, and remembered."""
+        extra: dict[str, Any] = {}
+        if response_format is not None and not self.plain_only:
+            extra["response_format"] = response_format
         try:
             stream = cast(
                 openai.Stream[ChatCompletionChunk],
@@ -64,8 +71,19 @@ class LLM:
                     max_tokens=self.max_tokens,
                     temperature=self.temperature,
                     stream=True,
+                    **extra,
                 ),
             )
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
+            if not extra:
+                raise self._error(e) from e
+            log.warning("LLM server at %s refused response_format (%s); using plain text from now on", self.base_url, e)
+            self.plain_only = True
+            yield from self.stream(messages)
+            return
+        except (openai.OpenAIError, httpx.HTTPError) as e:
+            raise self._error(e) from e
+        try:
             # Closing the response when the consumer stops early (a user's Stop button, a client gone)
             # drops the connection, which tells llama.cpp to stop generating.
             with stream:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answerer
+from rag.answer import AnswerOptions, Answerer
 from rag.config import Settings
 from rag.embeddings import Embedder, make_embedder
 from rag.ingest import Ingestor
@@ -55,5 +55,12 @@ def build(
         keywords = KeywordIndex(keyword_path)
     ingestor = Ingestor(settings, embedder, vectors, keywords, lock)
     retriever = Retriever(settings, embedder, vectors, keywords)
-    answerer = Answerer(retriever, llm, Prompts.load(prompts_dir))
+    options = AnswerOptions(
+        schema=settings.answer_schema,
+        entailment=settings.answer_entailment,
+        names=settings.answer_names_check,
+        min_lexical=settings.answer_min_lexical,
+        retry_refusals=settings.answer_retry_refusals,
+    )
+    answerer = Answerer(retriever, llm, Prompts.load(prompts_dir), options)
     return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)

@@ -16,6 +16,9 @@ class Prompts:
     refusal: str
     no_passages: str
     condense: str
+    answer_retry: str  # the second pass after a refusal: no way out offered
+    verify: str  # the entailment question (rag/support.py)
+    naive: str  # the baseline's prompt (rag/baseline.py), kept beside ours to compare like with like
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIR) -> Prompts:
@@ -32,4 +35,7 @@ class Prompts:
             refusal=read("refusal.txt"),
             no_passages=read("no_passages.txt"),
             condense=read("condense.md"),
+            answer_retry=read("answer_retry.md"),
+            verify=read("verify.md"),
+            naive=read("naive.md"),
         )

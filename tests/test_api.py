@@ -3,6 +3,7 @@ disk, the ONNX embedder), and an OpenAI-compatible fake LLM where answers must b
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -62,9 +63,18 @@ def test_ask_stream_sends_sources_then_tokens_then_done(live: LiveServer, fake_l
     sources, done = events[0][1], events[-1][1]
     assert sources["passages"] and sources["standalone_question"] == QUESTION and sources["retrieval_ms"] > 0
     raw = "".join(data["text"] for name, data in events if name == "token")
-    passages_sent = fake_llm.requests[-1]["messages"]
-    assert raw == default_reply(passages_sent)  # every word the model wrote, in order
+    answer_request = next(r for r in fake_llm.requests if "response_format" in r)
+    # The model replied in JSON (quote, then answer): the tokens are the answer's words, in order, never JSON.
+    assert raw == json.loads(default_reply(answer_request["messages"], structured=True))["answer"]
+    assert "{" not in raw and "quote" not in raw
     assert done["answer"] and not done["refused"]
+    assert done["answer"].startswith(raw.rstrip("."))  # the checked answer is what was streamed, cited
+    quote = done["citations"][0]["quote"]
+    assert (
+        quote
+        and Path(done["citations"][0]["source"]).read_text(encoding="utf-8")[quote["start"] : quote["end"]]
+        == quote["text"]
+    )
     cited = {c["chunk_id"] for c in done["citations"]}
     assert cited and cited <= {p["chunk_id"] for p in sources["passages"]}
 

@@ -69,7 +69,9 @@ def test_earlier_messages_are_the_history(live: LiveServer, fake_llm: FakeOpenAI
     )
     standalone = follow_up.standalone_question  # type: ignore[attr-defined]
     assert standalone.startswith("and what about oil?") and "Azerbaijan" in standalone
-    condense = fake_llm.requests[1]["messages"][-1]["content"]
+    condense = next(
+        r["messages"][-1]["content"] for r in fake_llm.requests if "Last question:" in r["messages"][-1]["content"]
+    )
     assert "Standalone question:" in condense
     assert "Sources:" not in condense  # our own source list is not fed back as conversation
 

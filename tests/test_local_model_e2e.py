@@ -1,5 +1,6 @@
 """The default path for real: no API key, the local Qwen2.5 model served by llama.cpp, the seed article."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +42,27 @@ def test_local_model_refuses_what_the_article_does_not_say(local_pipeline: Pipel
     answer = local_pipeline.answerer.ask("What is the population of Serbia?")
     assert answer.refused, answer.answer
     assert answer.citations == []
+
+
+SEED_QUESTIONS = [json.loads(line) for line in (Path(__file__).parent / "data" / "seed_questions.jsonl").open()]
+
+
+@pytest.mark.parametrize("case", SEED_QUESTIONS, ids=[c["question"][:48] for c in SEED_QUESTIONS])
+def test_seed_questions_are_answered_with_the_fact_or_refused(local_pipeline: Pipeline, case: dict) -> None:
+    """Twelve plain questions about the seed article: ten answered, each with a citation that holds the fact
+    and a quote located in the document; two it does not answer, refused."""
+    answer = local_pipeline.answerer.ask(case["question"])
+    if not case["fact"]:
+        assert answer.refused, (answer.answer, answer.checks)
+        assert answer.citations == []
+        return
+    assert not answer.refused, (answer.answer, answer.checks)
+    assert answer.citations, answer.answer
+    for fact in case["fact"]:
+        assert fact in answer.answer.lower(), answer.answer
+    for n, p in answer.citations:
+        source = Path(p.source).read_text(encoding="utf-8")
+        assert source[p.start : p.end] == p.text
+        assert any(fact in p.text.lower() for fact in case["fact"]), p.text
+        start, end = answer.quotes[n]
+        assert p.start <= start < end <= p.end and source[start:end] in p.text

@@ -191,12 +191,14 @@ def test_app_mention_is_answered_in_its_thread_with_citations(env: Env) -> None:
     shown = block_text(msg)
     assert "*Sources*" in shown and f"`{SEED_NAME}`" in shown and "chars " in shown
     assert "\n>" in shown
+    # The source quotes the sentence the answer rests on, located in the document, not the passage's opening.
+    assert "quoted chars " in shown
     assert {e["action_id"] for b in msg["blocks"] for e in b.get("elements", []) if "action_id" in e} == {
         "feedback_helpful",
         "feedback_not_helpful",
     }
     # The model saw the question without the bot's mention.
-    asked = env.llm.requests[-1]["messages"][-1]["content"]
+    asked = next(r for r in env.llm.requests if "response_format" in r)["messages"][-1]["content"]
     assert f"Question: {QUESTION}" in asked and "<@" not in asked
 
 

@@ -72,8 +72,12 @@ def closing_text(answer: Answer, streamed: str) -> str:
     """What follows the streamed words: the checked answer when the check changed them, then the sources."""
     # The words already sent cannot be taken back: when the check removed a citation or withheld the answer,
     # say what it made of them. A marker it only added (the model forgot one) needs no note: the list shows it.
+    sent = streamed.strip()
+    if sent and not answer.refused and answer.answer.startswith(sent):
+        # The check kept the words and added what follows them (the citation marker): send just that.
+        return answer.answer[len(sent) :] + sources_text(answer.citations)
     changed = answer.removed_citations.get("invented") or answer.removed_citations.get("unsupported")
-    withheld = answer.refused and answer.answer.strip() != streamed.strip()
+    withheld = answer.refused and answer.answer.strip() != sent
     note = CHECKED_HEADING + answer.answer if changed or withheld else ""
     return note + sources_text(answer.citations)
 

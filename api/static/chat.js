@@ -2,7 +2,7 @@
 // turns are the history sent with the next question, so follow-ups ("and oil?") make sense.
 
 import { ApiError, explain, request, sseEvents } from "./api.js";
-import { el, position, renderAnswer, showPassage } from "./render.js";
+import { el, position, quoteParts, renderAnswer, showPassage } from "./render.js";
 
 // The server keeps at most its own RAG_MAX_HISTORY_MESSAGES; this only keeps the request small.
 const HISTORY_SENT = 20;
@@ -23,7 +23,10 @@ function keepScrolled(fn) {
 }
 
 function sourceItem(n, p) {
-  const excerpt = p.text.length > 160 ? `${p.text.slice(0, 160).trimEnd()}…` : p.text;
+  // A cited passage shows the sentence the answer rests on; others show their opening.
+  const parts = quoteParts(p);
+  const shown = parts ? parts[1] : p.text;
+  const excerpt = shown.length > 160 ? `${shown.slice(0, 160).trimEnd()}…` : shown;
   const where = position(p);
   return el(
     "li",
@@ -40,7 +43,7 @@ function sourceItem(n, p) {
       el("span", { className: "source-name", text: p.name }),
       where ? el("span", { className: "source-where", text: where }) : null,
     ),
-    el("span", { className: "source-excerpt", text: excerpt }),
+    el(parts ? "mark" : "span", { className: parts ? "source-excerpt quote" : "source-excerpt", text: excerpt }),
   );
 }
 
@@ -53,6 +56,20 @@ function plural(n, word) {
 }
 
 /** What the server's citation check changed, in words: the reader should know a marker was not the model's. */
+const WITHHELD = {
+  quote_not_found: "the sentence it quoted is in none of the passages",
+  question_names_not_in_passage: "its passage does not mention what the question names",
+  answer_not_in_passage: "its passage does not hold the answer's words",
+  quote_does_not_state_answer: "the quoted sentence does not state it",
+  no_supported_sentence: "no passage supports any of its sentences",
+};
+
+/** Why a drafted answer was not shown, when the checks withheld it. */
+function withheldNote(checks) {
+  const why = WITHHELD[checks.withheld];
+  return why ? `A drafted answer was withheld: ${why}.` : "";
+}
+
 function checkNotes(changes) {
   const notes = [];
   const { invented = [], unsupported = [], added = [] } = changes;
@@ -105,6 +122,9 @@ class Turn {
   }
 
   stream(raw) {
+    // Shown as it is written, but marked unchecked until the server has located and checked its evidence.
+    this.answer.classList.add("unchecked");
+    this.status.textContent = "Writing the answer; checking it against the passages when done…";
     keepScrolled(() => renderAnswer(this.answer, raw, this.lookup(this.passages), showPassage));
   }
 
@@ -121,9 +141,10 @@ class Turn {
     keepScrolled(() => {
       // The final text is the checked one: markers the server removed disappear from what was streamed.
       renderAnswer(this.answer, done.answer, this.lookup(done.citations), showPassage);
+      this.answer.classList.remove("unchecked");
       this.bot.classList.toggle("refused", done.refused);
       this.status.textContent = `${done.model} · search ${duration(done.retrieval_ms)} · writing ${duration(done.generation_ms)}`;
-      const checks = checkNotes(done.removed_citations || {});
+      const checks = [checkNotes(done.removed_citations || {}), withheldNote(done.checks || {})].filter(Boolean).join(" ");
       if (checks) this.status.before(el("p", { className: "checks", text: checks }));
       if (done.refused) this.listSources("Passages searched", done.passages || []);
       else this.listSources("Sources", done.citations);

@@ -100,13 +100,29 @@ export function distinctTitle(doc) {
   return doc.title && doc.title !== doc.name && doc.title !== stem ? doc.title : "";
 }
 
-/** Open the passage dialog on one passage: its document, where it sits, and its exact text. */
+/**
+ * The supporting sentence inside a passage, as [before, quote, after]; null when there is none. The server's
+ * offsets count code points (Python), so slice code points, not UTF-16 units, or an emoji would shift the mark.
+ */
+export function quoteParts(p) {
+  const q = p.quote;
+  if (!q || !Number.isInteger(q.start) || q.start < p.start || q.end > p.end || q.end <= q.start) return null;
+  const chars = Array.from(p.text);
+  const a = q.start - p.start;
+  const b = q.end - p.start;
+  return [chars.slice(0, a).join(""), chars.slice(a, b).join(""), chars.slice(b).join("")];
+}
+
+/** Open the passage dialog on one passage: its document, where it sits, its exact text, the quote marked. */
 export function showPassage(n, p) {
   const dialog = document.getElementById("passage-dialog");
   const title = distinctTitle(p) ? `${p.name} — ${p.title}` : p.name;
   document.getElementById("passage-title").textContent = `[${n}] ${title}`;
   document.getElementById("passage-where").textContent = position(p);
-  document.getElementById("passage-text").textContent = p.text;
+  const parts = quoteParts(p);
+  const box = document.getElementById("passage-text");
+  if (parts) box.replaceChildren(parts[0], el("mark", { className: "quote", text: parts[1] }), parts[2]);
+  else box.textContent = p.text;
   document.getElementById("passage-source").textContent = p.source;
   if (!dialog.open) dialog.showModal();
   document.getElementById("passage-close").focus();

@@ -1,7 +1,8 @@
 """A small OpenAI-compatible server over real HTTP, standing in for a remote LLM in tests.
 
-Its replies are scripted: by default it answers from the first passage it is given, citing it, and refuses
-when the passages do not mention the question's key word. Tests can set `reply` (a fixed text or a
+Its replies are scripted: by default it answers with the passage sentence that best matches the question (as
+JSON {"quote", "answer"} when the request carries a schema, else as a cited sentence), and refuses when no
+passage shares a word with the question. Tests can set `reply` (a fixed text or a
 function of the messages), `status` (an HTTP error to return), or `delay` (seconds before answering).
 """
 
@@ -20,16 +21,25 @@ REFUSAL = "The documents do not answer this question."
 
 
 def passages_in(prompt: str) -> list[tuple[str, str]]:
-    """(number, text) of the passages in an answer prompt ("[n] text", separated by blank lines)."""
-    body = prompt.split("\n\nQuestion:")[0]
-    return re.findall(r"^\[(\d+)\] (.*?)(?=\n\n\[\d+\] |\Z)", body, re.S | re.M)
+    """(number, text) of the passages in an answer prompt (`<passage id="n" ...>` blocks)."""
+    return [(n, t.strip()) for n, t in re.findall(r'<passage id="(\d+)"[^>]*>\n(.*?)\n</passage>', prompt, re.S)]
 
 
-def default_reply(messages: list[dict[str, str]]) -> str:
-    """Answer with the passage sentence sharing most words with the question, cited; refuse if none shares any.
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{5,}", text.lower()))
 
-    Like a careful reader, not like the first passage: the answer does not depend on the retrieval order."""
+
+def default_reply(messages: list[dict[str, str]], structured: bool = False) -> str:
+    """Answer with the passage sentence sharing most words with the question; refuse if none shares any.
+
+    Like a careful reader, not like the first passage: the answer does not depend on the retrieval order.
+    `structured` (the request carried a JSON schema): reply {"quote", "answer"}, as a schema-bound server does;
+    else a plain cited sentence. The support check's yes/no question is answered by word overlap."""
     user = messages[-1]["content"]
+    verify = re.match(r'Text: "(.*)"\n\nQuestion: .*\nProposed answer: (.*)\n', user, re.S)
+    if verify:
+        claim = _words(verify.group(2))
+        return "yes" if len(claim & _words(verify.group(1))) * 2 >= len(claim) else "no"
     if "Standalone question:" in user:  # the follow-up rewriting prompt
         # The last match: the prompt may open with a worked example of its own.
         last = re.findall(r"Last question: (.*)", user)
@@ -37,16 +47,21 @@ def default_reply(messages: list[dict[str, str]]) -> str:
         return f"{last[-1] if last else ''} (about: {convo[-1] if convo else ''})"
     question = re.search(r"Question: (.*)", user)
     passages = passages_in(user)
+    refusal = json.dumps({"quote": "", "answer": ""}) if structured else REFUSAL
     if not question or not passages:
-        return REFUSAL
-    words = set(re.findall(r"[a-z]{5,}", question.group(1).lower()))
-    best, best_overlap = "", 0
+        return refusal
+    words = _words(question.group(1))
+    best, best_n, best_overlap = "", "", 0
     for n, text in passages:
         for sentence in re.split(r"(?<=[.!?])\s", text.strip()):
-            overlap = len(words & set(re.findall(r"[a-z]{5,}", sentence.lower())))
+            overlap = len(words & _words(sentence))
             if overlap > best_overlap:
-                best, best_overlap = f"{sentence.strip().rstrip('.')} [{n}].", overlap
-    return best or REFUSAL
+                best, best_n, best_overlap = sentence.strip(), n, overlap
+    if not best:
+        return refusal
+    if structured:
+        return json.dumps({"quote": best, "answer": best})
+    return f"{best.rstrip('.')} [{best_n}]."
 
 
 class FakeOpenAI:
@@ -77,7 +92,10 @@ class FakeOpenAI:
         self.reply, self.status, self.delay = default_reply, None, 0.0
         self.requests.clear()
 
-    def text_for(self, messages: list[dict[str, str]]) -> str:
+    def text_for(self, body: dict[str, Any]) -> str:
+        messages = body["messages"]
+        if self.reply is default_reply:
+            return default_reply(messages, structured="response_format" in body)
         return self.reply(messages) if callable(self.reply) else self.reply
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -113,7 +131,7 @@ class FakeOpenAI:
                     return self._json(fake.status, {"error": {"message": f"scripted failure {fake.status}"}})
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": "not found"}})
-                text = fake.text_for(body["messages"])
+                text = fake.text_for(body)
                 if not body.get("stream"):
                     return self._json(
                         200,

@@ -1,0 +1,100 @@
+"""Answer-step ideas, each measured with `rag eval-answers` on the same deterministic sample of dev questions.
+
+Every row is one run of the harness with some settings changed (RAG_* variables); the first two are the
+answer step as it was before the evidence-first design and the naive pipeline, the peers to beat. A row whose
+JSON is already in bench/results/answers/ is read, not rerun (use --rerun NAME to run it again). Prints the
+README's table and writes bench/results/answers/table.json.
+
+    python bench/answer_ideas.py --limit 80                # every row (an hour or more with the local model)
+    python bench/answer_ideas.py --limit 80 --only default # one row
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "answers"
+DATA = ROOT.parent / "shared" / "evaldata" / "cmu-qa"
+
+# name, what it is, pipeline, settings changed from the defaults, kept?
+IDEAS: list[tuple[str, str, str, dict[str, str], str]] = [
+    ("today", "before: free-text answer, sentence support check (f117726)", "default", {}, "replaced"),
+    ("naive", "naive: dense top-4 ~1,000-char passages, classic prompt, no checks", "naive", {}, "peer"),
+    ("default", "evidence first (quote, then answer), JSON schema, all checks", "default", {}, "kept"),
+    ("no-schema", "the same without the JSON schema (plain-text reply)", "default", {"RAG_ANSWER_SCHEMA": "false"}, ""),
+    ("no-retry", "no second pass after a refusal", "default", {"RAG_ANSWER_RETRY_REFUSALS": "false"}, ""),
+    ("no-entailment", "no entailment check", "default", {"RAG_ANSWER_ENTAILMENT": "false"}, ""),
+    ("no-names", "no question-names check", "default", {"RAG_ANSWER_NAMES_CHECK": "false"}, ""),
+    ("top3", "3 passages instead of 5", "default", {"RAG_TOP_K": "3"}, ""),
+    ("top8", "8 passages instead of 5", "default", {"RAG_TOP_K": "8"}, ""),
+]
+
+
+def run(name: str, pipeline: str, env: dict[str, str], limit: int) -> dict:
+    out = RESULTS / f"{name}.json"
+    cmd = [sys.executable, "-m", "rag", "eval-answers", str(DATA), "--limit", str(limit), "--json", str(out), "-q",
+           "--pipeline", pipeline]
+    print(f"running {name}: {' '.join(f'{k}={v}' for k, v in env.items())} {' '.join(cmd[2:])}", file=sys.stderr)
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, **env})
+    return json.loads(out.read_text())
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def row(name: str, what: str, kept: str, result: dict) -> dict:
+    s = result["summary"]
+    o, y, u = s.get("open", {}), s.get("yesno", {}), s.get("unanswerable", {})
+    return {
+        "idea": name, "what": what, "kept": kept, "questions": s["questions"],
+        "open_correct": f"{o.get('correct', 0)}/{o.get('questions', 0)}", "open_f1": o.get("f1"),
+        "open_refused": o.get("refused"), "yesno_correct": f"{y.get('correct', 0)}/{y.get('questions', 0)}",
+        "unanswerable_refused": f"{u.get('refused', 0)}/{u.get('questions', 0)}",
+        "citation_precision": o.get("citation_precision"), "retrieval_hit": o.get("retrieval_hit_rate"),
+        "p50_s": s["seconds_per_answer"].get("p50"), "p95_s": s["seconds_per_answer"].get("p95"),
+    }
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| idea | open correct | open F1 | open refused | yes/no correct | unanswerable refused | "
+            "citation precision | p50 s | kept |")
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        lines.append(
+            f"| {r['what']} | {r['open_correct']} | {r['open_f1']:.3f} | {r['open_refused']} | {r['yesno_correct']} | "
+            f"{r['unanswerable_refused']} | {pct(r['citation_precision'])} | {r['p50_s']:.1f} | {r['kept']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=80)
+    ap.add_argument("--only", nargs="*", help="run/show only these rows")
+    ap.add_argument("--rerun", nargs="*", default=[], help="run these rows again even if their JSON exists")
+    args = ap.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, what, pipeline, env, kept in IDEAS:
+        if args.only and name not in args.only:
+            continue
+        path = RESULTS / f"{name}.json"
+        if name == "today" and not path.exists():
+            print("today: measured on the code before this change (see the README); no JSON here", file=sys.stderr)
+            continue
+        result = json.loads(path.read_text()) if path.exists() and name not in args.rerun else run(
+            name, pipeline, env, args.limit)
+        rows.append(row(name, what, kept, result))
+    print(table(rows))
+    (RESULTS / "table.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

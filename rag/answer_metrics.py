@@ -1,0 +1,83 @@
+"""Answer-level scoring: SQuAD-normalised token overlap, the correctness rule, yes/no polarity, and the
+question kinds. Pure functions, checked against hand-computed values in tests/test_answer_eval.py.
+
+The rule (stated in the README): an answer is *correct* when it is not a refusal and it holds at least 80% of
+the tokens of one gold answer (SQuAD normalisation: lower case, punctuation and the articles a/an/the dropped).
+A yes/no question (every gold answer starts with yes or no) is correct when the answer opens with the yes or
+no of a gold answer. Token F1 is SQuAD's, best over the gold answers; a refusal scores 0.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from typing import Literal
+
+Kind = Literal["open", "yesno", "unanswerable"]
+CORRECT_RECALL = 0.8
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation + "‘’“”–—")
+_LEADING = re.compile(r"\s*[\"'(]*(yes|no)\b", re.I)
+
+
+def normalize(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower().translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def tokens(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def recall(answer: str, gold: str) -> float:
+    """Share of the gold answer's tokens (with multiplicity) found in the answer."""
+    g = Counter(tokens(gold))
+    if not g:
+        return 0.0
+    common = g & Counter(tokens(answer))
+    return sum(common.values()) / sum(g.values())
+
+
+def f1(answer: str, gold: str) -> float:
+    a, g = Counter(tokens(answer)), Counter(tokens(gold))
+    same = sum((a & g).values())
+    if not same:
+        return 0.0
+    precision, rec = same / sum(a.values()), same / sum(g.values())
+    return 2 * precision * rec / (precision + rec)
+
+
+def best(metric, answer: str, golds: list[str]) -> float:  # type: ignore[no-untyped-def]
+    return max((metric(answer, g) for g in golds), default=0.0)
+
+
+def kind_of(answers: list[str]) -> Kind:
+    if not answers:
+        return "unanswerable"
+    if all(polarity(a) for a in answers):
+        return "yesno"
+    return "open"
+
+
+def polarity(text: str) -> str | None:
+    """'yes' or 'no' when the text opens with that word, else None."""
+    m = _LEADING.match(text)
+    return m.group(1).lower() if m else None
+
+
+def is_correct(answer: str, golds: list[str], kind: Kind, refused: bool) -> bool:
+    if refused or kind == "unanswerable":
+        return False
+    if kind == "yesno":
+        said = polarity(answer)
+        return said is not None and said in {polarity(g) for g in golds}
+    return best(recall, answer, golds) >= CORRECT_RECALL
+
+
+def contains_answer(passage: str, golds: list[str]) -> bool:
+    """A passage holds the answer when one gold answer, normalised, occurs in it as whole tokens."""
+    text = f" {normalize(passage)} "
+    return any(f" {normalize(g)} " in text for g in golds if normalize(g) and normalize(g) not in ("yes", "no"))

@@ -1,0 +1,115 @@
+"""Find a quote the model says it copied, in the passages it was given.
+
+Exact first; then normalised (case, spacing, quote marks and dashes, punctuation at the ends); then the
+passage sentence that shares most of the quote's words, accepted only when it holds at least FUZZY of them
+in order-free terms (a small model drops or swaps a word when copying). A quote that clears none of these
+is in no passage, and the caller must not show it, or what it backs, as fact.
+Spans are offsets into the passage text, which is exactly `source[passage.start:passage.end]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+FUZZY = 0.85
+_MIN_CHARS = 12  # shorter "quotes" ("yes", "1856") locate anywhere and prove nothing
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|$)")
+_WORD = re.compile(r"[^\W_]+")
+_FOLD = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
+
+
+@dataclass(frozen=True)
+class Located:
+    passage: int  # 0-based index into the passages
+    start: int  # offsets into that passage's text
+    end: int
+    how: str  # "exact" | "normalised" | "fuzzy"
+    score: float  # share of the quote's words found (1.0 for exact/normalised)
+
+
+def _norm_with_map(text: str) -> tuple[str, list[int]]:
+    """Lower-cased text with runs of non-word characters collapsed to one space, and each output char's
+    offset in the input, so a match in the normalised text maps back to an exact span."""
+    out: list[str] = []
+    where: list[int] = []
+    text = text.translate(_FOLD)
+    pending_space = False
+    for i, ch in enumerate(text):
+        if ch.isalnum():
+            if pending_space and out:
+                out.append(" ")
+                where.append(i)
+            out.append(ch.lower())
+            where.append(i)
+            pending_space = False
+        else:
+            pending_space = True
+    return "".join(out), where
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, trimmed of surrounding spaces."""
+    spans = []
+    for m in _SENTENCE.finditer(text):
+        s, e = m.start(), m.end()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def _words(text: str) -> Counter[str]:
+    return Counter(w.lower() for w in _WORD.findall(text.translate(_FOLD)))
+
+
+def locate(quote: str, passages: list[str]) -> Located | None:
+    quote = quote.strip().strip("\"'“”‘’").strip()
+    if len(quote) < _MIN_CHARS:
+        return None
+    for i, text in enumerate(passages):
+        at = text.find(quote)
+        if at >= 0:
+            return Located(i, at, at + len(quote), "exact", 1.0)
+    needle, _ = _norm_with_map(quote)
+    for i, text in enumerate(passages):
+        hay, where = _norm_with_map(text)
+        at = hay.find(needle)
+        if at >= 0 and needle:
+            return Located(i, where[at], where[at + len(needle) - 1] + 1, "normalised", 1.0)
+    return _fuzzy(quote, passages)
+
+
+def _fuzzy(quote: str, passages: list[str]) -> Located | None:
+    want = _words(quote)
+    total = sum(want.values())
+    if not total:
+        return None
+    best: Located | None = None
+    for i, text in enumerate(passages):
+        spans = sentences(text)
+        # A quote may run over two sentences: try each sentence and each pair of neighbours.
+        windows = spans + [(a[0], b[1]) for a, b in zip(spans, spans[1:], strict=False)]
+        for s, e in windows:
+            got = want & _words(text[s:e])
+            score = sum(got.values()) / total
+            # Also penalise a window much longer than the quote: it "contains" the words without being the quote.
+            extra = sum(_words(text[s:e]).values()) - sum(got.values())
+            if extra > total:
+                continue
+            if score >= FUZZY and (best is None or score > best.score):
+                best = Located(i, s, e, "fuzzy", round(score, 3))
+    return best
+
+
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span to the whole sentence(s) it touches, for highlighting a supporting sentence."""
+    spans = sentences(text)
+    covering = [(s, e) for s, e in spans if s < end and e > start]
+    if not covering:
+        return start, end
+    return min(s for s, _ in covering), max(e for _, e in covering)

@@ -1,0 +1,117 @@
+"""Does the evidence support the claim? The one place this is decided, for every answer shape.
+
+Three checks, cheapest first, each explainable:
+- lexical: the claim's content words (stop words dropped, Snowball stems so "imports"/"importing" match)
+  occur in the evidence. Words the question already holds are the claim's subject, not new facts, and are
+  not asked of the evidence.
+- names: every name or number the question asks about (a capitalised word inside it, a figure) occurs in
+  the cited passage or its document's title. An answer about another person than the one asked about
+  ("When was Ford born?" answered from Nixon's article) fails here, though each of its words is sourced.
+- entailment: the same LLM, asked a yes/no question about the quoted sentence and the proposed answer. It
+  catches what words cannot: an inverted comparison, a negation, an answer to a different question.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import Stemmer
+
+from rag.keyword import STOPWORDS
+from rag.llm import LLM, LLMError
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
+_STEMMER = Stemmer.Stemmer("english")
+_YES_NO = {"yes", "no", "not"}
+# Capitalised words that open questions or are too common to name anything.
+_NOT_NAMES = {
+    "what",
+    "who",
+    "whom",
+    "whose",
+    "which",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "has",
+    "have",
+    "had",
+    "in",
+    "on",
+    "of",
+    "the",
+    "a",
+    "an",
+    "and",
+    "i",
+    "it",
+    "its",
+    "if",
+    "to",
+    "for",
+    "as",
+    "at",
+    "by",
+    "after",
+    "before",
+    "according",
+    "name",
+    "list",
+}
+
+
+def stems(text: str) -> set[str]:
+    words = [w for w in _WORD.findall(MARKER.sub("", text).lower()) if w not in STOPWORDS and len(w) > 1]
+    return set(_STEMMER.stemWords(words))
+
+
+def lexical(claim: str, evidence: str, given: str = "") -> float:
+    """Share of the claim's content words, less those in `given` (the question), found in the evidence."""
+    words = stems(claim) - stems(given) - _YES_NO
+    if not words:
+        return 1.0
+    return len(words & stems(evidence)) / len(words)
+
+
+def names(question: str) -> set[str]:
+    """The names and figures a question asks about: capitalised words past its first, and numbers."""
+    found = set()
+    for i, m in enumerate(re.finditer(r"[^\W_]+(?:[-'][^\W_]+)*", question)):
+        word = m.group(0)
+        if word.lower() in _NOT_NAMES or len(word) < 2:
+            continue
+        if word[0].isdigit() or (i > 0 and word[0].isupper()):
+            found.add(word.lower())
+    return found
+
+
+def missing_names(question: str, passage: str, title: str) -> set[str]:
+    """The question's names that neither the passage nor its document's title mention (stem-tolerant)."""
+    have = stems(passage + " " + title) | {w.lower() for w in _WORD.findall(passage + " " + title)}
+    return {n for n in names(question) if n not in have and _STEMMER.stemWord(n) not in have}
+
+
+def entails(llm: LLM, template: str, evidence: str, question: str, answer: str) -> bool | None:
+    """The model's yes/no on whether the evidence states the answer; None when it could not say."""
+    prompt = template.format(evidence=evidence, question=question, answer=MARKER.sub("", answer).strip())
+    try:
+        verdict = llm.chat([{"role": "user", "content": prompt}], max_tokens=3)
+    except LLMError as e:
+        log.warning("support check could not ask the LLM, keeping the lexical verdict: %s", e)
+        return None
+    word = re.match(r"\W*(yes|no)\b", verdict, re.I)
+    return None if word is None else word.group(1).lower() == "yes"

@@ -1,0 +1,45 @@
+"""The support checks: lexical, the question's names, and entailment by an LLM (a fake one over real HTTP)."""
+
+from __future__ import annotations
+
+from rag.config import Settings
+from rag.llm import make_llm
+from rag.prompts import Prompts
+from rag.support import entails, lexical, missing_names, names
+from tests.fakes.openai_server import FakeOpenAI
+
+
+def test_lexical_asks_only_the_answers_new_words_of_the_evidence() -> None:
+    q = "Apart from gas, which Azerbaijani resource is Serbia interested in importing?"
+    evidence = "Serbia is interested in importing Azerbaijani oil."
+    assert lexical("Serbia is interested in importing Azerbaijani oil.", evidence, given=q) == 1.0
+    assert lexical("Serbia wants to import coal.", evidence, given=q) == 0.0  # "want", "coal": neither there
+    assert lexical("Yes.", evidence, given=q) == 1.0  # nothing new claimed
+
+
+def test_names_are_what_the_question_is_about() -> None:
+    assert names("When did Gerald Ford become president in 1974?") == {"gerald", "ford", "1974"}
+    assert names("What is named after him?") == set()
+
+
+def test_an_answer_about_someone_else_misses_the_questions_names() -> None:
+    nixon = "Nixon was born on January 9, 1913, in Yorba Linda."
+    assert missing_names("When was Gerald Ford born?", nixon, "Richard Nixon") == {"gerald", "ford"}
+    assert missing_names("When was Nixon born?", "He was born on January 9, 1913.", "Richard Nixon") == set()
+
+
+def test_entailment_asks_the_llm_and_reads_yes_or_no(fake_llm: FakeOpenAI) -> None:
+    llm = make_llm(Settings(_env_file=None, llm_base_url=fake_llm.base_url, llm_api_key="k", llm_retries=0))  # type: ignore[call-arg, arg-type]
+    template = Prompts.load().verify
+    fake_llm.reply = "No."
+    assert (
+        entails(llm, template, "The xylophone came first.", "Which came first?", "The vibraphone came first") is False
+    )
+    sent = fake_llm.requests[-1]["messages"][-1]["content"]
+    assert "The xylophone came first." in sent and "The vibraphone came first" in sent
+    fake_llm.reply = "yes"
+    assert entails(llm, template, "The xylophone came first.", "Which came first?", "The xylophone [1]") is True
+    fake_llm.reply = "It depends."
+    assert entails(llm, template, "e", "q", "a") is None
+    fake_llm.status = 500
+    assert entails(llm, template, "e", "q", "a") is None  # a failing check never breaks the answer
