@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.answer import AnswerOptions, Answerer
+from rag.answer import Answerer, AnswerOptions
 from rag.config import Settings
 from rag.embeddings import Embedder, make_embedder
 from rag.ingest import Ingestor
