@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -22,7 +23,7 @@ from slack_sdk.webhook import WebhookClient
 
 from api import slack_format as fmt
 from api.slack_seen import SeenEvents
-from rag.answer import AnswerFailed, Message, citation_dict
+from rag.answer import Answer, AnswerFailed, Done, Message, Token, citation_dict
 from rag.config import Settings
 from rag.feedback import FeedbackStore, UnknownAnswer, feedback_path
 from rag.pipeline import Pipeline
@@ -168,7 +169,7 @@ class SlackBot:
             )
             placeholder = sent.get("ts") if sent else None
         try:
-            answer = self.pipeline.answerer.ask(q.text, history)
+            answer = self._stream_answer(q, history, placeholder)
         except AnswerFailed as e:
             log.warning("LLM failed for a Slack question: %s", e)
             self._deliver(q, placeholder, *fmt.failure_message(e.error.cause, e.passages))
@@ -195,6 +196,22 @@ class SlackBot:
             asked = f"<@{q.user}> asked: _{fmt.escape(q.text)}_"
             blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": fmt.clip(asked, 2000)}]}, *blocks]
         self._deliver(q, placeholder, text, blocks)
+
+    def _stream_answer(self, q: Question, history: list[Message], placeholder: str | None) -> Answer:
+        """The answer, with the placeholder message showing its words as they are written (at most every
+        `slack_update_seconds`, inside Slack's rate limits), marked as not yet checked."""
+        written, last = "", None
+        for event in self.pipeline.answerer.stream(q.text, history):
+            if isinstance(event, Done):
+                return event.answer
+            if isinstance(event, Token) and placeholder:
+                written += event.text
+                last = last or time.monotonic()  # the first words wait one interval: most answers are short
+                if time.monotonic() - last >= self.settings.slack_update_seconds:
+                    last = time.monotonic()
+                    text = fmt.writing(written)
+                    self._call("chat.update", self.client.chat_update, channel=q.channel, ts=placeholder, text=text)
+        raise AssertionError("the answer stream ended without an answer")
 
     def _deliver(self, q: Question, placeholder: str | None, text: str, blocks: Blocks) -> None:
         if q.response_url:

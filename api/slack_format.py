@@ -119,6 +119,14 @@ def failure_message(cause: str, passages: list[Passage]) -> tuple[str, list[dict
     return text, [section(text), *sources_blocks(items, heading="Retrieved passages")]
 
 
+WRITING_NOTE = "_:hourglass_flowing_sand: writing; checked against the documents when done_"
+
+
+def writing(partial: str) -> str:
+    """The placeholder while the answer is written: its words so far, said to be unchecked."""
+    return f"{to_mrkdwn(partial)} …\n{WRITING_NOTE}"
+
+
 def notice(text: str) -> tuple[str, list[dict[str, Any]]]:
     return text, [section(text)]
 
@@ -135,7 +143,7 @@ def thread_history(
             bot_id is not None and m.get("bot_id") == bot_id
         )
         text = m.get("text") or ""
-        if ours and (text == WORKING or text.startswith(":warning:")):
+        if ours and (text == WORKING or text.startswith(":warning:") or text.endswith(WRITING_NOTE)):
             continue  # a placeholder or an apology is not part of the conversation
         content = plain_text(text, bot_user_id)
         if content:

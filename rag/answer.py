@@ -224,7 +224,7 @@ class Answerer:
         out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
         evidence = p.text[start:end]
         if self.options.names:
-            missing = support.missing_names(question, p.text, f"{p.title} {p.name}")
+            missing = support.about_something_else(question, p.text, f"{p.title} {p.name}")
             if missing:
                 return {**out, "withheld": "question_names_not_in_passage", "missing": sorted(missing)}
         share = support.lexical(parsed.answer, p.text, given=question)

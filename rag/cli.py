@@ -76,22 +76,46 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+WITHHELD = {
+    "quote_not_found": "the sentence it quoted is in none of the passages",
+    "question_names_not_in_passage": "its passage does not mention {missing}",
+    "answer_not_in_passage": "its passage does not hold the answer's words",
+    "quote_does_not_state_answer": "the quoted sentence does not state it",
+    "no_supported_sentence": "no passage supports any of its sentences",
+}
+
+
 def _print_answer(answer: Answer) -> None:
     print(textwrap.fill(answer.answer, width=100))
+    why = WITHHELD.get(answer.checks.get("withheld", ""))
+    if why:
+        missing = ", ".join(answer.checks.get("missing", []))
+        print(f"(a drafted answer was withheld: {why.format(missing=missing)})", file=sys.stderr)
     if answer.citations:
         print("\nSources:")
-        _print_sources(answer.citations)
+        _print_sources(answer.citations, answer.quotes)
     print(
         f"\n({answer.model}; retrieval {answer.retrieval_ms:.0f} ms, generation {answer.generation_ms:.0f} ms)",
         file=sys.stderr,
     )
 
 
-def _print_sources(items: list[tuple[int, Passage]]) -> None:
+def _print_sources(items: list[tuple[int, Passage]], quotes: dict[int, tuple[int, int]] | None = None) -> None:
     for n, p in items:
+        span = (quotes or {}).get(n)
         print(f"[{n}] {p.name} ({p.where}; score {p.score:.2f})")
         quote = textwrap.fill(" ".join(p.text.split()), width=96, initial_indent='    "', subsequent_indent="     ")
         print(quote + '"')
+        if span:
+            said = " ".join(p.text[span[0] - p.start : span[1] - p.start].split())
+            print(
+                textwrap.fill(
+                    said,
+                    width=96,
+                    initial_indent=f"    supporting sentence, chars {span[0]}-{span[1]}: ",
+                    subsequent_indent="     ",
+                )
+            )
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = "https://slack.com/api/"
     slack_slash_in_channel: bool = False
+    slack_update_seconds: float = Field(
+        1.5, gt=0, description="While an answer is written, the Slack placeholder is updated at most this often."
+    )
 
     @property
     def uses_local_llm(self) -> bool:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.slack_bot import SlackBot
-from api.slack_format import WORKING, plain_text, thread_history, to_mrkdwn
+from api.slack_format import WORKING, WRITING_NOTE, plain_text, thread_history, to_mrkdwn
 from api.slack_seen import SeenEvents
 from rag.config import Settings
 from rag.embeddings import MiniLMEmbedder
@@ -138,7 +138,8 @@ def answered(env: Env, channel: str) -> dict[str, Any]:
 
     def done() -> dict[str, Any] | None:
         msgs = [m for m in env.slack.messages.get(channel, []) if m.get("user") == BOT_USER]
-        return next((m for m in reversed(msgs) if m.get("text") != WORKING), None)
+        final = (m for m in reversed(msgs) if m.get("text") != WORKING and not m.get("text", "").endswith(WRITING_NOTE))
+        return next(final, None)
 
     return env.slack.wait_for(done)  # type: ignore[no-any-return]
 
@@ -200,6 +201,21 @@ def test_app_mention_is_answered_in_its_thread_with_citations(env: Env) -> None:
     # The model saw the question without the bot's mention.
     asked = next(r for r in env.llm.requests if "response_format" in r)["messages"][-1]["content"]
     assert f"Question: {QUESTION}" in asked and "<@" not in asked
+
+
+@pytest.mark.parametrize("slack_pipeline", [{"slack_update_seconds": 0.2}], indirect=True)
+def test_the_placeholder_shows_the_answer_as_it_is_written(env: Env) -> None:
+    env.llm.token_delay = 0.15  # a slow model: the words arrive over a couple of seconds
+    send_event(env, mention(env, "C0002", f"<@{BOT_USER}> {QUESTION}"))
+    msg = answered(env, "C0002")
+    updates = [c.args for c in env.slack.calls_to("chat.update")]
+    interim, final = updates[:-1], updates[-1]
+    assert len(interim) >= 2, updates
+    # Each interim text is the answer so far (never the model's JSON), said to be unchecked; it grows.
+    texts = [u["text"] for u in interim]
+    assert all(t.endswith(WRITING_NOTE) and "{" not in t and "quote" not in t for t in texts)
+    assert len(texts[-1]) > len(texts[0])
+    assert final["text"] == msg["text"] and "[1]" in final["text"] and final["blocks"]
 
 
 def test_direct_message_then_follow_up_in_thread_uses_history(env: Env) -> None:

@@ -69,6 +69,7 @@ class FakeOpenAI:
         self.reply: Reply = default_reply
         self.status: int | None = None
         self.delay = 0.0
+        self.token_delay = 0.0  # seconds between streamed pieces, to watch a surface stream
         self.model = "fake-model"
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -89,7 +90,7 @@ class FakeOpenAI:
         self._server.server_close()
 
     def reset(self) -> None:
-        self.reply, self.status, self.delay = default_reply, None, 0.0
+        self.reply, self.status, self.delay, self.token_delay = default_reply, None, 0.0, 0.0
         self.requests.clear()
 
     def text_for(self, body: dict[str, Any]) -> str:
@@ -160,6 +161,8 @@ class FakeOpenAI:
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    if fake.token_delay:
+                        time.sleep(fake.token_delay)
                 end = {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion.chunk",
