@@ -119,10 +119,11 @@ def record_answer_growth(page: Page) -> None:
     page.evaluate(
         """() => {
         window.growth = [];
+        window.growthText = [];
         new MutationObserver(() => {
           const a = document.querySelector('.turn:last-child .answer');
           const n = a ? a.textContent.length : 0;
-          if (n && n !== window.growth.at(-1)) window.growth.push(n);
+          if (n && n !== window.growth.at(-1)) { window.growth.push(n); window.growthText.push(a.textContent); }
         }).observe(document.getElementById('log'), {childList: true, subtree: true, characterData: true});
     }"""
     )
@@ -140,6 +141,7 @@ def test_question_streams_an_answer_whose_citation_opens_the_passage(
 
     growth = page.evaluate("window.growth")
     assert len(growth) >= 3 and growth[0] < growth[1] < growth[2], growth  # it grew token by token
+    assert "{" not in page.evaluate("window.growthText.join(' ')")  # never the model's raw JSON
     expect(bot.locator(".answer")).to_contain_text("Azerbaijan")
     cite = bot.locator(".answer button.cite").first
     expect(cite).to_have_text("[1]")
@@ -152,6 +154,11 @@ def test_question_streams_an_answer_whose_citation_opens_the_passage(
     expect(dialog.locator("#passage-where")).to_contain_text("characters")
     passage = dialog.locator("#passage-text").inner_text().strip()
     assert len(passage) > 50 and passage in SEED_TEXT  # the exact text of the document, not a paraphrase
+    # The sentence the answer rests on is marked inside the passage, and it is in the answer's words.
+    marked = dialog.locator("#passage-text mark.quote").inner_text().strip()
+    assert marked and marked in passage and len(marked) < len(passage)
+    answer_text = bot.locator(".answer").inner_text()
+    assert marked.rstrip(".") in answer_text  # the fake model answers with the sentence it quoted
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 
