@@ -1,5 +1,6 @@
 """Answering against a scripted OpenAI-compatible server over real HTTP: citations checked in code."""
 
+import json
 import re
 from pathlib import Path
 
@@ -143,3 +144,91 @@ def test_a_rewrite_that_drops_the_follow_ups_words_keeps_them(seeded: Pipeline, 
     answer = seeded.answerer.ask("and what about oil?", history=history)
     assert answer.standalone_question == f"{QUESTION} and what about oil?"
     assert any("Azerbaijani oil" in p.text for p in answer.passages), "retrieval searched for oil too"
+
+
+# --- evidence first: the quote is located and must support the answer ----------------------------------
+def structured(quote: str, answer: str, verdict: str = "yes"):  # type: ignore[no-untyped-def]
+    """A model that replies JSON {quote, answer} and says `verdict` when asked whether the quote states it."""
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        if messages[-1]["content"].startswith('Text: "'):
+            return verdict
+        return json.dumps({"quote": quote, "answer": answer})
+
+    return reply
+
+
+OIL = "On the other hand, Serbia is interested in importing Azerbaijani oil"
+
+
+def test_a_located_quote_backs_the_answer_and_its_span_is_cited(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply = structured(OIL.lower() + "!", "Serbia is interested in importing Azerbaijani oil.")
+    answer = seeded.answerer.ask("Apart from gas, which Azerbaijani resource is Serbia interested in importing?")
+    assert not answer.refused, answer.checks
+    assert answer.answer.startswith("Serbia is interested in importing Azerbaijani oil.") and answer.citations
+    n, p = answer.citations[0]
+    assert answer.answer.endswith(f"[{n}]") and answer.checks["quote_match"] == "normalised"
+    source = Path(p.source).read_text(encoding="utf-8")
+    start, end = answer.quotes[n]
+    # The citation carries the whole supporting sentence, exactly as the document has it.
+    assert (
+        source[start:end] == "On the other hand, Serbia is interested in importing Azerbaijani oil,” the expert said."
+    )
+    assert p.start <= start < end <= p.end
+    assert answer.to_dict()["citations"][0]["quote"] == {"start": start, "end": end, "text": source[start:end]}
+
+
+def test_a_quote_that_is_in_no_passage_is_never_shown_as_fact(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply = structured("Serbia has a population of 6.8 million people.", "Serbia has 6.8 million people.")
+    events = list(seeded.answerer.stream("What is the population of Serbia?"))
+    answer = events[-1].answer  # type: ignore[union-attr]
+    assert answer.refused and answer.citations == [] and answer.checks["withheld"] == "quote_not_found"
+    assert "6.8" not in answer.answer and answer.checks["quote"].startswith("Serbia has a population")
+
+
+def test_an_inverted_claim_is_not_kept(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    # Every word of the claim is in the quoted sentence, but the sentence says the opposite.
+    quote = "Serbia would import gas from Azerbaijan"
+    fake_llm.reply = structured(quote, "Azerbaijan would import gas from Serbia.", verdict="No")
+    answer = seeded.answerer.ask("Which country would import gas from the other, Serbia or Azerbaijan?")
+    assert answer.refused and answer.checks["withheld"] == "quote_does_not_state_answer"
+    assert answer.checks["lexical"] == 1.0  # the words alone would have let it through
+    asked = [r for r in fake_llm.requests if r["messages"][-1]["content"].startswith('Text: "')]
+    assert asked and "Serbia would import gas from Azerbaijan" in asked[-1]["messages"][-1]["content"]
+
+
+def test_an_answer_about_someone_else_is_withheld(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply = structured(OIL, "Vladimir Putin is interested in importing Azerbaijani oil.")
+    answer = seeded.answerer.ask("What does Vladimir Putin want to import?")
+    assert answer.refused and answer.checks["withheld"] == "question_names_not_in_passage"
+    assert answer.checks["missing"] == ["putin", "vladimir"]
+
+
+def test_a_refusal_gets_one_retry_without_the_way_out(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    def reply(messages: list[dict[str, str]]) -> str:
+        user = messages[-1]["content"]
+        if user.startswith('Text: "'):
+            return "yes"
+        if "If no passage answers the question" in user:  # the first prompt offers a way out: the model takes it
+            return json.dumps({"quote": "", "answer": ""})
+        return json.dumps({"quote": OIL, "answer": "Serbia is interested in importing Azerbaijani oil."})
+
+    fake_llm.reply = reply
+    answer = seeded.answerer.ask("Apart from gas, which Azerbaijani resource is Serbia interested in importing?")
+    assert not answer.refused and "oil" in answer.answer and answer.checks["first_reply"] == "refused"
+
+
+def test_streamed_tokens_are_the_answer_never_the_json(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    events = list(seeded.answerer.stream(QUESTION))
+    tokens = "".join(e.text for e in events if isinstance(e, Token))
+    done = events[-1].answer  # type: ignore[union-attr]
+    assert tokens and "{" not in tokens and '"quote"' not in tokens
+    assert done.answer == f"{tokens} [{done.citations[0][0]}]"
+
+
+def test_a_server_without_json_schema_gets_plain_text(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reject_response_format = True  # 400 to a schema; the default reply without one is a cited sentence
+    answer = seeded.answerer.ask(QUESTION)
+    assert seeded.llm.plain_only  # remembered: the next question goes plain at once
+    assert not answer.refused and answer.citations and answer.checks["reply"] == "plain"
+    assert [("response_format" in r) for r in fake_llm.requests] == [True, False]

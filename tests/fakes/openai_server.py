@@ -70,6 +70,7 @@ class FakeOpenAI:
         self.status: int | None = None
         self.delay = 0.0
         self.token_delay = 0.0  # seconds between streamed pieces, to watch a surface stream
+        self.reject_response_format = False  # answer 400 to a request with a JSON schema, as some servers do
         self.model = "fake-model"
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -91,6 +92,7 @@ class FakeOpenAI:
 
     def reset(self) -> None:
         self.reply, self.status, self.delay, self.token_delay = default_reply, None, 0.0, 0.0
+        self.reject_response_format = False
         self.requests.clear()
 
     def text_for(self, body: dict[str, Any]) -> str:
@@ -132,6 +134,8 @@ class FakeOpenAI:
                     return self._json(fake.status, {"error": {"message": f"scripted failure {fake.status}"}})
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": "not found"}})
+                if fake.reject_response_format and "response_format" in body:
+                    return self._json(400, {"error": {"message": "response_format is not supported"}})
                 text = fake.text_for(body)
                 if not body.get("stream"):
                     return self._json(
