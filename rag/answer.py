@@ -193,7 +193,12 @@ class Answerer:
         p = passages[n - 1]
         # The marker goes after the text as written, so what was streamed is a prefix of the final answer and
         # a client that cannot take words back (OpenAI-style streams) only has to add it.
-        text = support.MARKER.sub("", parsed.answer).strip() + f" [{n}]"
+        text = support.MARKER.sub("", parsed.answer).strip()
+        if not _is_yes_no(question) and not support.stems(text) - support.YES_NO:
+            # "Yes." to a what/who question says nothing: the located sentence itself is the answer.
+            text = p.text[int(verdict["start"]) : int(verdict["end"])].strip()
+            checks["answer"] = "quote"
+        text += f" [{n}]"
         span = (p.start + int(verdict["start"]), p.start + int(verdict["end"]))
         return Answer(
             question,
@@ -333,6 +338,17 @@ class Answerer:
         # about oil?" -> the gas question). A rewrite must keep the follow-up's own words; else add them.
         missing = set(query_terms(question)) - set(query_terms(rewritten))
         return f"{rewritten} {question}" if missing else rewritten
+
+
+_YES_NO_QUESTION = re.compile(
+    r"^\W*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must|isn't|aren't|"
+    r"wasn't|weren't|doesn't|didn't)\b",
+    re.I,
+)
+
+
+def _is_yes_no(question: str) -> bool:
+    return bool(_YES_NO_QUESTION.match(question))
 
 
 def _fence(text: str) -> str:

@@ -85,24 +85,24 @@ def locate(quote: str, passages: list[str]) -> Located | None:
 
 
 def _fuzzy(quote: str, passages: list[str]) -> Located | None:
+    """The run of passage words most like the quote: windows of about the quote's length slid over each
+    passage, scored by the share of the quote's words they hold. A paraphrase that keeps the words close
+    together ("Aliyev visited Belgrade" for "the visit of Aliyev to Belgrade") is found; the same words
+    scattered over a paragraph are not."""
     want = _words(quote)
     total = sum(want.values())
     if not total:
         return None
     best: Located | None = None
     for i, text in enumerate(passages):
-        spans = sentences(text)
-        # A quote may run over two sentences: try each sentence and each pair of neighbours.
-        windows = spans + [(a[0], b[1]) for a, b in zip(spans, spans[1:], strict=False)]
-        for s, e in windows:
-            got = want & _words(text[s:e])
-            score = sum(got.values()) / total
-            # Also penalise a window much longer than the quote: it "contains" the words without being the quote.
-            extra = sum(_words(text[s:e]).values()) - sum(got.values())
-            if extra > total:
-                continue
-            if score >= FUZZY and (best is None or score > best.score):
-                best = Located(i, s, e, "fuzzy", round(score, 3))
+        words = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(text.translate(_FOLD))]
+        for size in range(max(1, total - 2), total + 3):
+            for at in range(0, max(1, len(words) - size + 1)):
+                window = words[at : at + size]
+                got = want & Counter(w for _, _, w in window)
+                score = sum(got.values()) / total
+                if score >= FUZZY and (best is None or score > best.score):
+                    best = Located(i, window[0][0], window[-1][1], "fuzzy", round(score, 3))
     return best
 
 

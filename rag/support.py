@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _STEMMER = Stemmer.Stemmer("english")
-_YES_NO = {"yes", "no", "not"}
+YES_NO = {"yes", "no", "not"}
 # Capitalised words that open questions or are too common to name anything.
 _NOT_NAMES = {
     "what",
@@ -83,7 +83,7 @@ def stems(text: str) -> set[str]:
 
 def lexical(claim: str, evidence: str, given: str = "") -> float:
     """Share of the claim's content words, less those in `given` (the question), found in the evidence."""
-    words = stems(claim) - stems(given) - _YES_NO
+    words = stems(claim) - stems(given) - YES_NO
     if not words:
         return 1.0
     return len(words & stems(evidence)) / len(words)
