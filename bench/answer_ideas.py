@@ -28,18 +28,37 @@ IDEAS: list[tuple[str, str, str, dict[str, str], str]] = [
     ("naive", "naive: dense top-4 ~1,000-char passages, classic prompt, no checks", "naive", {}, "peer"),
     ("default", "evidence first (quote, then answer), JSON schema, all checks", "default", {}, "kept"),
     ("no-schema", "the same without the JSON schema (plain-text reply)", "default", {"RAG_ANSWER_SCHEMA": "false"}, ""),
-    ("no-retry", "no second pass after a refusal", "default", {"RAG_ANSWER_RETRY_REFUSALS": "false"}, ""),
-    ("no-entailment", "no entailment check", "default", {"RAG_ANSWER_ENTAILMENT": "false"}, ""),
-    ("no-names", "no question-names check", "default", {"RAG_ANSWER_NAMES_CHECK": "false"}, ""),
     ("top3", "3 passages instead of 5", "default", {"RAG_TOP_K": "3"}, ""),
-    ("top8", "8 passages instead of 5", "default", {"RAG_TOP_K": "8"}, ""),
+]
+
+# Rows computed from the default run's own record (every check runs and is recorded, and so is the model's
+# draft): what the answers would have been with one part of the design left out. Same replies, no rerun.
+ABLATIONS: list[tuple[str, str, str]] = [
+    ("no-retry", "without the second pass after a refusal", "first reply refused -> refused"),
+    ("no-entailment", "without the entailment check", "entailment ignored"),
+    ("no-names", "without the question-names check", "names ignored"),
+    ("no-lexical", "without the lexical check", "lexical ignored"),
+    ("no-checks", "no support checks at all (quote located only)", "names, lexical, entailment ignored"),
+    ("no-quote-check", "nothing checked: the model's draft shown whenever it answered", "all ignored"),
 ]
 
 
 def run(name: str, pipeline: str, env: dict[str, str], limit: int) -> dict:
     out = RESULTS / f"{name}.json"
-    cmd = [sys.executable, "-m", "rag", "eval-answers", str(DATA), "--limit", str(limit), "--json", str(out), "-q",
-           "--pipeline", pipeline]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rag",
+        "eval-answers",
+        str(DATA),
+        "--limit",
+        str(limit),
+        "--json",
+        str(out),
+        "-q",
+        "--pipeline",
+        pipeline,
+    ]
     print(f"running {name}: {' '.join(f'{k}={v}' for k, v in env.items())} {' '.join(cmd[2:])}", file=sys.stderr)
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, **env})
     return json.loads(out.read_text())
@@ -53,18 +72,27 @@ def row(name: str, what: str, kept: str, result: dict) -> dict:
     s = result["summary"]
     o, y, u = s.get("open", {}), s.get("yesno", {}), s.get("unanswerable", {})
     return {
-        "idea": name, "what": what, "kept": kept, "questions": s["questions"],
-        "open_correct": f"{o.get('correct', 0)}/{o.get('questions', 0)}", "open_f1": o.get("f1"),
-        "open_refused": o.get("refused"), "yesno_correct": f"{y.get('correct', 0)}/{y.get('questions', 0)}",
+        "idea": name,
+        "what": what,
+        "kept": kept,
+        "questions": s["questions"],
+        "open_correct": f"{o.get('correct', 0)}/{o.get('questions', 0)}",
+        "open_f1": o.get("f1"),
+        "open_refused": o.get("refused"),
+        "yesno_correct": f"{y.get('correct', 0)}/{y.get('questions', 0)}",
         "unanswerable_refused": f"{u.get('refused', 0)}/{u.get('questions', 0)}",
-        "citation_precision": o.get("citation_precision"), "retrieval_hit": o.get("retrieval_hit_rate"),
-        "p50_s": s["seconds_per_answer"].get("p50"), "p95_s": s["seconds_per_answer"].get("p95"),
+        "citation_precision": o.get("citation_precision"),
+        "retrieval_hit": o.get("retrieval_hit_rate"),
+        "p50_s": s["seconds_per_answer"].get("p50"),
+        "p95_s": s["seconds_per_answer"].get("p95"),
     }
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| idea | open correct | open F1 | open refused | yes/no correct | unanswerable refused | "
-            "citation precision | p50 s | kept |")
+    head = (
+        "| idea | open correct | open F1 | open refused | yes/no correct | unanswerable refused | "
+        "citation precision | p50 s | kept |"
+    )
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         lines.append(
@@ -72,6 +100,68 @@ def table(rows: list[dict]) -> str:
             f"{r['unanswerable_refused']} | {pct(r['citation_precision'])} | {r['p50_s']:.1f} | {r['kept']} |"
         )
     return "\n".join(lines)
+
+
+def ablate(result: dict, name: str, min_lexical: float = 0.5) -> dict:
+    """The summary the default run would have had without one part of the design (see ABLATIONS)."""
+    from rag import answer_metrics as m
+    from rag.evaluate_answers import Question, Verdict, summarize
+
+    verdicts = []
+    for q in result["questions"]:
+        c = q.get("checks") or {}
+        question = Question(q["id"], q["question"], q["gold"], q["gold_doc"])
+        refused, text, passage = q["refused"], q["answer"], None
+        drafted = "draft" in c
+        if name == "no-retry" and c.get("first_reply") == "refused":
+            refused = True
+        elif drafted and refused:
+            ignore = {
+                "no-entailment": {"quote_does_not_state_answer"},
+                "no-names": {"question_names_not_in_passage"},
+                "no-lexical": {"answer_not_in_passage"},
+                "no-checks": {"quote_does_not_state_answer", "question_names_not_in_passage", "answer_not_in_passage"},
+                "no-quote-check": {
+                    "quote_does_not_state_answer",
+                    "question_names_not_in_passage",
+                    "answer_not_in_passage",
+                    "quote_not_found",
+                },
+            }.get(name, set())
+            failed = set()
+            if c.get("missing"):
+                failed.add("question_names_not_in_passage")
+            if c.get("lexical") is not None and c["lexical"] < min_lexical:
+                failed.add("answer_not_in_passage")
+            if c.get("entailed") is False:
+                failed.add("quote_does_not_state_answer")
+            if c.get("withheld") == "quote_not_found":
+                failed.add("quote_not_found")
+            if failed and failed <= ignore:
+                refused, text = False, c["draft"]
+                passage = c.get("passage")
+        precise: list[bool] = []
+        if not refused and question.kind != "unanswerable":
+            if passage is not None:
+                p = next(x for x in q["passages"] if x["n"] == passage)
+                precise = [m.contains_answer(p["text"], q["gold"]) or p["doc"] == q["gold_doc"]]
+            else:
+                precise = q["citation_precise"]
+        verdicts.append(
+            Verdict(
+                question,
+                text,
+                refused,
+                m.is_correct(text, q["gold"], question.kind, refused),
+                0.0 if refused else m.best(m.recall, text, q["gold"]),
+                0.0 if refused else m.best(m.f1, text, q["gold"]),
+                [{}] * len(precise),
+                precise,
+                q["retrieval_hit"],
+                q["seconds"],
+            )
+        )
+    return {"summary": summarize(verdicts)}
 
 
 def main() -> None:
@@ -89,9 +179,17 @@ def main() -> None:
         if name == "today" and not path.exists():
             print("today: measured on the code before this change (see the README); no JSON here", file=sys.stderr)
             continue
-        result = json.loads(path.read_text()) if path.exists() and name not in args.rerun else run(
-            name, pipeline, env, args.limit)
+        result = (
+            json.loads(path.read_text())
+            if path.exists() and name not in args.rerun
+            else run(name, pipeline, env, args.limit)
+        )
         rows.append(row(name, what, kept, result))
+    default = RESULTS / "default.json"
+    if default.exists() and not args.only:
+        base = json.loads(default.read_text())
+        for name, what, _ in ABLATIONS:
+            rows.append(row(name, f"{what} (from the default run's record)", "", ablate(base, name)))
     print(table(rows))
     (RESULTS / "table.json").write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag import quotes, reply, support
+from rag import reply, support
 from rag.citations import check, is_refusal
 from rag.keyword import query_terms
 from rag.llm import LLM, LLMError
@@ -155,37 +155,59 @@ class Answerer:
                 Answer(question, self.prompts.no_passages, [], True, self.llm.model, retrieval_ms, 0.0, [], standalone)
             )
             return
-        pieces: list[str] = []
-        shown = reply.AnswerStream()
         try:
-            fmt = reply.RESPONSE_FORMAT if self.options.schema else None
-            for piece in self.llm.stream(self.messages(standalone, passages), fmt):
-                pieces.append(piece)
-                text = shown.feed(piece)
-                if text:
-                    yield Token(text)
-            answer = self.finish(question, standalone, "".join(pieces), passages, retrieval_ms, t1)
+            raw, streamed = yield from self._write(self.messages(standalone, passages), show=True)
+            first = reply.parse(raw)
+            retried = first.structured and self._refused(first) and self.options.retry_refusals
+            if retried:
+                # Asked again without the way out; its words are shown only if the refusal showed none.
+                raw, _ = yield from self._write(self.messages(standalone, passages, retry=True), show=not streamed)
+            answer = self.finish(question, standalone, raw, passages, retrieval_ms, t1, retried)
         except LLMError as e:
             raise AnswerFailed(e, passages, retrieval_ms) from e
         yield Done(answer)
 
+    def _write(self, messages: list[dict[str, str]], show: bool) -> Generator[Token, None, tuple[str, bool]]:
+        """Stream one reply: Token events for the words of its answer part; returns (raw reply, any shown)."""
+        pieces: list[str] = []
+        shown, any_shown = reply.AnswerStream(), False
+        for piece in self.llm.stream(messages, reply.RESPONSE_FORMAT if self.options.schema else None):
+            pieces.append(piece)
+            text = shown.feed(piece)
+            if text and show:
+                any_shown = True
+                yield Token(text)
+        return "".join(pieces), any_shown
+
     def finish(
-        self, question: str, standalone: str, raw: str, passages: list[Passage], retrieval_ms: float, t1: float
+        self,
+        question: str,
+        standalone: str,
+        raw: str,
+        passages: list[Passage],
+        retrieval_ms: float,
+        t1: float,
+        retried: bool = False,
     ) -> Answer:
         parsed = reply.parse(raw)
         if not parsed.structured:
             return self._checked_sentences(question, standalone, raw, passages, retrieval_ms, t1)
-        checks: dict[str, Any] = {}
-        if self._refused(parsed) and self.options.retry_refusals:
-            checks["first_reply"] = "refused"
-            retry = self.llm.stream(
-                self.messages(standalone, passages, retry=True), reply.RESPONSE_FORMAT if self.options.schema else None
-            )
-            parsed = reply.parse("".join(retry))
+        checks: dict[str, Any] = {"first_reply": "refused"} if retried else {}
         if self._refused(parsed):
             return self._refusal(question, standalone, passages, retrieval_ms, t1, {**checks, "reply": "refused"})
-        verdict = self._verify(standalone, parsed, passages)
+        o = self.options
+        verdict = support.check_reply(
+            standalone,
+            parsed.answer,
+            parsed.quote or "",
+            passages,
+            self.llm if o.entailment else None,
+            self.prompts.verify,
+            o.names,
+            o.min_lexical,
+        )
         checks.update({k: v for k, v in verdict.items() if k not in ("start", "end")})
+        checks["draft"] = parsed.answer  # what the model answered, shown only if the checks pass
         if "withheld" in verdict:
             log.info("answer withheld (%s): %r", verdict["withheld"], parsed.answer[:200])
             return self._refusal(question, standalone, passages, retrieval_ms, t1, checks)
@@ -217,31 +239,6 @@ class Answerer:
 
     def _refused(self, parsed: reply.Reply) -> bool:
         return not parsed.answer or not parsed.quote or is_refusal(parsed.answer, self.prompts.refusal)
-
-    def _verify(self, question: str, parsed: reply.Reply, passages: list[Passage]) -> dict[str, Any]:
-        """Where the quote is and whether it supports the answer; 'withheld' names the first check that failed."""
-        texts = [p.text for p in passages]
-        found = quotes.locate(parsed.quote or "", texts)
-        if found is None:
-            return {"withheld": "quote_not_found", "quote": parsed.quote}
-        p = passages[found.passage]
-        start, end = quotes.sentence_around(p.text, found.start, found.end)
-        out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
-        evidence = p.text[start:end]
-        if self.options.names:
-            missing = support.about_something_else(question, p.text, f"{p.title} {p.name}")
-            if missing:
-                return {**out, "withheld": "question_names_not_in_passage", "missing": sorted(missing)}
-        share = support.lexical(parsed.answer, p.text, given=question)
-        out["lexical"] = round(share, 2)
-        if share < self.options.min_lexical:
-            return {**out, "withheld": "answer_not_in_passage"}
-        if self.options.entailment:
-            entailed = support.entails(self.llm, self.prompts.verify, evidence, question, parsed.answer)
-            out["entailed"] = entailed
-            if entailed is False:
-                return {**out, "withheld": "quote_does_not_state_answer"}
-        return out
 
     def _refusal(
         self,

@@ -99,6 +99,8 @@ class Verdict:
     retrieval_hit: bool | None  # the gold article is among the passages given to the model
     seconds: float
     error: str | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
+    passages: list[dict[str, Any]] = field(default_factory=list)  # all given to the model: {n, doc, text}
 
     def to_dict(self) -> dict[str, Any]:
         q = self.question
@@ -118,6 +120,8 @@ class Verdict:
             "retrieval_hit": self.retrieval_hit,
             "seconds": round(self.seconds, 2),
             "error": self.error,
+            "checks": self.checks,
+            "passages": self.passages,
         }
 
 
@@ -158,6 +162,8 @@ class Judge:
             precise,
             hit,
             seconds,
+            checks=answer.checks,
+            passages=[{"n": i, "doc": self.doc_id(p), "text": p.text} for i, p in enumerate(answer.passages, 1)],
         )
 
     def failed(self, q: Question, error: str, seconds: float) -> Verdict:

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 
 import Stemmer
 
+from rag import quotes
 from rag.keyword import STOPWORDS
 from rag.llm import LLM, LLMError
+
+if TYPE_CHECKING:
+    from rag.retrieve import Passage
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +128,40 @@ def entails(llm: LLM, template: str, evidence: str, question: str, answer: str) 
         return None
     word = re.match(r"\W*(yes|no)\b", verdict, re.I)
     return None if word is None else word.group(1).lower() == "yes"
+
+
+def check_reply(
+    question: str,
+    answer: str,
+    quote: str,
+    passages: list[Passage],
+    llm: LLM | None,
+    template: str,
+    names_check: bool = True,
+    min_lexical: float = 0.5,
+) -> dict[str, Any]:
+    """Where the model's quote is and what each check says of its answer; `withheld` names the first that
+    failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
+    the answer harness can tell what each contributes). `llm` None: no entailment check."""
+    found = quotes.locate(quote, [p.text for p in passages])
+    if found is None:
+        return {"withheld": "quote_not_found", "quote": quote}
+    p = passages[found.passage]
+    start, end = quotes.sentence_around(p.text, found.start, found.end)
+    out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
+    failed = []
+    if names_check:
+        missing = about_something_else(question, p.text, f"{p.title} {p.name}")
+        if missing:
+            out["missing"] = sorted(missing)
+            failed.append("question_names_not_in_passage")
+    out["lexical"] = round(lexical(answer, p.text, given=question), 2)
+    if out["lexical"] < min_lexical:
+        failed.append("answer_not_in_passage")
+    if llm is not None:
+        out["entailed"] = entails(llm, template, p.text[start:end], question, answer)
+        if out["entailed"] is False:
+            failed.append("quote_does_not_state_answer")
+    if failed:
+        out["withheld"] = failed[0]
+    return out
