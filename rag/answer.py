@@ -205,6 +205,7 @@ class Answerer:
             self.prompts.verify,
             o.names,
             o.min_lexical,
+            self.prompts.verify_yes_no,
         )
         checks.update({k: v for k, v in verdict.items() if k not in ("start", "end")})
         checks["draft"] = parsed.answer  # what the model answered, shown only if the checks pass
@@ -215,11 +216,8 @@ class Answerer:
         p = passages[n - 1]
         # The marker goes after the text as written, so what was streamed is a prefix of the final answer and
         # a client that cannot take words back (OpenAI-style streams) only has to add it.
-        text = support.MARKER.sub("", parsed.answer).strip()
-        if not _is_yes_no(question) and not support.stems(text) - support.YES_NO:
-            # "Yes." to a what/who question says nothing: the located sentence itself is the answer.
-            text = p.text[int(verdict["start"]) : int(verdict["end"])].strip()
-            checks["answer"] = "quote"
+        sentence = p.text[int(verdict["start"]) : int(verdict["end"])].strip()
+        text, checks["answer"] = compose(standalone, parsed.answer, sentence, verdict.get("polarity"))
         text += f" [{n}]"
         span = (p.start + int(verdict["start"]), p.start + int(verdict["end"]))
         return Answer(
@@ -337,15 +335,30 @@ class Answerer:
         return f"{rewritten} {question}" if missing else rewritten
 
 
-_YES_NO_QUESTION = re.compile(
-    r"^\W*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must|isn't|aren't|"
-    r"wasn't|weren't|doesn't|didn't)\b",
-    re.I,
-)
+_LEADING_YES_NO = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.I)
 
 
-def _is_yes_no(question: str) -> bool:
-    return bool(_YES_NO_QUESTION.match(question))
+def compose(question: str, answer: str, sentence: str, polarity: str | None) -> tuple[str, str]:
+    """The answer as shown, and how it was made ("model", "quote" or "polarity+quote").
+
+    A yes/no question opens with the yes or no the quoted sentence gave (`polarity`), followed by the
+    model's words when they agree and say something, else by the sentence itself. Any other question drops
+    a stray leading "Yes,", and an answer with nothing left ("Yes.") is replaced by the sentence."""
+    text = support.MARKER.sub("", answer).strip()
+    lead = _LEADING_YES_NO.match(text)
+    said = lead.group(1).lower() if lead else None
+    rest = text[lead.end() :].strip() if lead else text
+    has_content = bool(support.stems(rest) - support.YES_NO)
+    if support.is_yes_no(question):
+        word = polarity or said
+        if word is None:
+            return text, "model"
+        if said == word and has_content:
+            return f"{word.capitalize()}, {rest[:1].lower() + rest[1:]}", "model"
+        return f"{word.capitalize()}. {sentence}", "polarity+quote"
+    if not has_content:
+        return sentence, "quote"
+    return (rest[:1].upper() + rest[1:], "model") if lead else (text, "model")
 
 
 def _fence(text: str) -> str:

@@ -18,6 +18,7 @@ class Prompts:
     condense: str
     answer_retry: str  # the second pass after a refusal: no way out offered
     verify: str  # the entailment question (rag/support.py)
+    verify_yes_no: str  # a yes/no question asked of the quoted sentence alone (rag/support.py)
     naive: str  # the baseline's prompt (rag/baseline.py), kept beside ours to compare like with like
 
     @classmethod
@@ -37,5 +38,6 @@ class Prompts:
             condense=read("condense.md"),
             answer_retry=read("answer_retry.md"),
             verify=read("verify.md"),
+            verify_yes_no=read("verify_yes_no.md"),
             naive=read("naive.md"),
         )

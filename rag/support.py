@@ -130,6 +130,29 @@ def entails(llm: LLM, template: str, evidence: str, question: str, answer: str) 
     return None if word is None else word.group(1).lower() == "yes"
 
 
+_YES_NO_QUESTION = re.compile(
+    r"^\W*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must|isn't|aren't|"
+    r"wasn't|weren't|doesn't|didn't)\b",
+    re.I,
+)
+
+
+def is_yes_no(question: str) -> bool:
+    """A question that opens like one answered by yes or no ("Was…", "Does…")."""
+    return bool(_YES_NO_QUESTION.match(question))
+
+
+def yes_or_no(llm: LLM, template: str, evidence: str, question: str) -> str | None:
+    """The model's yes or no to a yes/no question, asked of the quoted sentence alone; None if it says neither."""
+    try:
+        verdict = llm.chat([{"role": "user", "content": template.format(evidence=evidence, question=question)}], 3)
+    except LLMError as e:
+        log.warning("yes/no check could not ask the LLM: %s", e)
+        return None
+    word = re.match(r"\W*(yes|no)\b", verdict, re.I)
+    return None if word is None else word.group(1).lower()
+
+
 def check_reply(
     question: str,
     answer: str,
@@ -139,10 +162,15 @@ def check_reply(
     template: str,
     names_check: bool = True,
     min_lexical: float = 0.5,
+    yes_no_template: str = "",
 ) -> dict[str, Any]:
     """Where the model's quote is and what each check says of its answer; `withheld` names the first that
     failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
-    the answer harness can tell what each contributes). `llm` None: no entailment check."""
+    the answer harness can tell what each contributes). `llm` None: no entailment check.
+
+    A yes/no question is not checked for entailment ("does this sentence say 'Yes'?" means little); instead
+    the model is asked the question of the quoted sentence alone, and that yes or no (`polarity`) is the
+    answer's: the answering model leans to yes, and the sentence alone is a fairer witness."""
     found = quotes.locate(quote, [p.text for p in passages])
     if found is None:
         return {"withheld": "quote_not_found", "quote": quote}
@@ -158,7 +186,9 @@ def check_reply(
     out["lexical"] = round(lexical(answer, p.text, given=question), 2)
     if out["lexical"] < min_lexical:
         failed.append("answer_not_in_passage")
-    if llm is not None:
+    if llm is not None and is_yes_no(question) and yes_no_template:
+        out["polarity"] = yes_or_no(llm, yes_no_template, p.text[start:end], question)
+    elif llm is not None:
         out["entailed"] = entails(llm, template, p.text[start:end], question, answer)
         if out["entailed"] is False:
             failed.append("quote_does_not_state_answer")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import AnswerFailed, Done, Message, Sources, Token
+from rag.answer import AnswerFailed, Done, Message, Sources, Token, compose
 from rag.config import Settings
 from rag.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
@@ -232,3 +232,31 @@ def test_a_server_without_json_schema_gets_plain_text(seeded: Pipeline, fake_llm
     assert seeded.llm.plain_only  # remembered: the next question goes plain at once
     assert not answer.refused and answer.citations and answer.checks["reply"] == "plain"
     assert [("response_format" in r) for r in fake_llm.requests] == [True, False]
+
+
+def test_compose_settles_yes_no_by_the_quoted_sentence_and_drops_empty_answers() -> None:
+    s = "Tesla was born in Smiljan."
+    # The answering model said yes; the sentence, asked alone, says no: no, and the sentence as the reason.
+    assert compose("Was Tesla born in the US?", "Yes", s, "no") == ("No. Tesla was born in Smiljan.", "polarity+quote")
+    assert compose("Was Tesla born in the US?", "No, he was born in Smiljan.", s, "no") == (
+        "No, he was born in Smiljan.",
+        "model",
+    )
+    assert compose("Why does Jakarta flood?", "Yes, it floods after rain.", s, None) == (
+        "It floods after rain.",
+        "model",
+    )
+    assert compose("Which resource?", "Yes", s, None) == (s, "quote")
+
+
+def test_a_yes_no_answer_opens_with_what_the_quoted_sentence_says(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    def reply(messages: list[dict[str, str]]) -> str:
+        user = messages[-1]["content"]
+        if user.startswith('Text: "'):
+            return "no"  # the sentence alone: Serbia is not interested in Azerbaijani coal
+        return json.dumps({"quote": OIL, "answer": "Yes."})
+
+    fake_llm.reply = reply
+    answer = seeded.answerer.ask("Is Serbia interested in importing Azerbaijani coal?")
+    assert not answer.refused and answer.answer.startswith("No. On the other hand, Serbia is interested")
+    assert answer.checks["polarity"] == "no" and answer.checks["answer"] == "polarity+quote"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.config import Settings
 from rag.llm import make_llm
 from rag.prompts import Prompts
-from rag.support import about_something_else, entails, lexical, missing_names, names
+from rag.support import about_something_else, entails, is_yes_no, lexical, missing_names, names, yes_or_no
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -47,3 +47,14 @@ def test_entailment_asks_the_llm_and_reads_yes_or_no(fake_llm: FakeOpenAI) -> No
     assert entails(llm, template, "e", "q", "a") is None
     fake_llm.status = 500
     assert entails(llm, template, "e", "q", "a") is None  # a failing check never breaks the answer
+
+
+def test_yes_no_questions_and_the_sentences_own_answer(fake_llm: FakeOpenAI) -> None:
+    assert is_yes_no("Was Tesla born in the United States?") and is_yes_no("Does Romania border Ukraine?")
+    assert not is_yes_no("Why does Jakarta flood?") and not is_yes_no("Who was Grant's brother in law?")
+    llm = make_llm(Settings(_env_file=None, llm_base_url=fake_llm.base_url, llm_api_key="k", llm_retries=0))  # type: ignore[call-arg, arg-type]
+    fake_llm.reply = "No."
+    template = Prompts.load().verify_yes_no
+    assert yes_or_no(llm, template, "Tesla was born in Smiljan.", "Was Tesla born in the US?") == "no"
+    sent = fake_llm.requests[-1]["messages"][-1]["content"]
+    assert "Tesla was born in Smiljan." in sent and "Was Tesla born in the US?" in sent

@@ -78,7 +78,10 @@ def closing_text(answer: Answer, streamed: str) -> str:
         return answer.answer[len(sent) :] + sources_text(answer.citations)
     changed = answer.removed_citations.get("invented") or answer.removed_citations.get("unsupported")
     withheld = answer.refused and answer.answer.strip() != sent
-    note = CHECKED_HEADING + answer.answer if changed or withheld else ""
+    # An evidence-first answer the check rewrote (a yes/no settled by the quoted sentence) differs from the
+    # words sent; a plain reply whose check only added a marker does not need saying again.
+    rewritten = bool(sent) and answer.checks.get("reply") != "plain" and not answer.answer.startswith(sent)
+    note = CHECKED_HEADING + answer.answer if changed or withheld or rewritten else ""
     return note + sources_text(answer.citations)
 
 
