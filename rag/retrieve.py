@@ -34,6 +34,7 @@ class Passage:
     line: int | None = None
     page: int | None = None
     date: str | None = None
+    page_label: str | None = None  # "slide 4", "sheet 'Budget'": where a deck or workbook names its pages
 
     @classmethod
     def from_stored(cls, chunk: StoredChunk, score: float) -> Passage:
@@ -50,13 +51,14 @@ class Passage:
             line=m.get("line"),
             page=m.get("page"),
             date=m.get("date"),
+            page_label=m.get("page_label"),
         )
 
     @property
     def where(self) -> str:
         parts = [f"chars {self.start}-{self.end}"]
         if self.page:
-            parts.insert(0, f"page {self.page}")
+            parts.insert(0, self.page_label or f"page {self.page}")
         elif self.line:
             parts.insert(0, f"line {self.line}")
         return ", ".join(parts)
