@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="Use a Chroma server (e.g. http://127.0.0.1:8001) instead of files on disk."
     )
+    prompts_dir: Path | None = Field(
+        None, description="Read the prompt templates from this folder instead of the ones installed with seedrag."
+    )
 
     # Loading and chunking
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")

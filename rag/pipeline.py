@@ -39,7 +39,7 @@ def build(
     embedder: Embedder | None = None,
     chroma_client: Any = None,
     llm: LLM | None = None,
-    prompts_dir: Path = DEFAULT_DIR,
+    prompts_dir: Path | None = None,
 ) -> Pipeline:
     llm = llm or make_llm(settings)
     embedder = embedder or make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
@@ -62,5 +62,5 @@ def build(
         min_lexical=settings.answer_min_lexical,
         retry_refusals=settings.answer_retry_refusals,
     )
-    answerer = Answerer(retriever, llm, Prompts.load(prompts_dir), options)
+    answerer = Answerer(retriever, llm, Prompts.load(prompts_dir or settings.prompts_dir or DEFAULT_DIR), options)
     return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)
