@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_pipeline, get_settings, require_key
 from api.errors import APIError
+from api.metrics import Metrics, get_metrics
 from api.schemas import AUTH_ERROR, LLM_ERROR_EXAMPLE, AskRequest, AskResponse, LLMErrorBody, error_example
 from api.streaming import SSE_HEADERS, in_thread, sse
 from rag.answer import AnswerFailed, Done, Message, Sources, Token, citation_dict
@@ -79,14 +80,17 @@ async def ask(
     request: Request,
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
+    metrics: Metrics = Depends(get_metrics),
 ) -> dict[str, Any]:
     history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
     try:
         answer = await run_in_threadpool(pipe.answerer.ask, req.question, history, req.top_k)
     except AnswerFailed as e:
         request.state.timings = {"retrieval_ms": e.retrieval_ms}
+        metrics.failed(e.error, e.retrieval_ms)
         raise llm_failure(e) from e
     request.state.timings = {"retrieval_ms": answer.retrieval_ms, "generation_ms": answer.generation_ms}
+    metrics.answered(answer)
     return answer.to_dict()
 
 
@@ -117,6 +121,7 @@ async def ask_stream(
     request: Request,
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
+    metrics: Metrics = Depends(get_metrics),
 ) -> StreamingResponse:
     history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
     timings: dict[str, float] = {}
@@ -141,14 +146,17 @@ async def ask_stream(
                     yield sse("token", {"text": ev.text})
                 elif isinstance(ev, Done):
                     timings["generation_ms"] = ev.answer.generation_ms
+                    metrics.answered(ev.answer)
                     yield sse("done", ev.answer.to_dict())
         except AnswerFailed as e:
+            metrics.failed(e.error, e.retrieval_ms)
             err = llm_failure(e)
             yield sse(
                 "error",
                 {"error": {"type": err.type, "message": err.message, "status": err.status}, "passages": passages},
             )
         except LLMError as e:
+            metrics.failed(e)
             error = {"type": "llm_unavailable", "message": str(e), "status": 502}
             yield sse("error", {"error": error, "passages": passages})
         except Exception as e:  # the stream has started: the status line is gone, so say it in an event
