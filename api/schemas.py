@@ -134,6 +134,7 @@ class AskResponse(BaseModel):
         "check that failed",
     )
     passages: list[Citation] = Field(default_factory=list, description="everything retrieved, cited or not")
+    answer_id: str | None = Field(None, description="names this answer in POST /v1/feedback")
 
     model_config = {"json_schema_extra": {"examples": [ASK_EXAMPLE]}}
 

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import get_pipeline, get_settings, require_key
 from api.errors import APIError
 from api.metrics import Metrics, get_metrics
+from api.routes.feedback import remember
 from api.schemas import AUTH_ERROR, LLM_ERROR_EXAMPLE, AskRequest, AskResponse, LLMErrorBody, error_example
 from api.streaming import SSE_HEADERS, in_thread, sse
 from rag.answer import AnswerFailed, Done, Message, Sources, Token, citation_dict
@@ -72,7 +73,7 @@ def llm_failure(e: AnswerFailed) -> APIError:
     summary="Answer a question with citations",
     description="The same JSON as `rag ask --json`. With `history`, a follow-up question is first rewritten "
     "into a standalone one (see `standalone_question`). If the LLM fails, the status is 502/503/504 and the body "
-    "still holds the retrieved `passages`.",
+    "still holds the retrieved `passages`. `answer_id` names the answer for POST /v1/feedback.",
     responses=ASK_ERRORS,
 )
 async def ask(
@@ -91,7 +92,8 @@ async def ask(
         raise llm_failure(e) from e
     request.state.timings = {"retrieval_ms": answer.retrieval_ms, "generation_ms": answer.generation_ms}
     metrics.answered(answer)
-    return answer.to_dict()
+    answer_id = await run_in_threadpool(remember, settings, request, answer)
+    return {**answer.to_dict(), "answer_id": answer_id}
 
 
 @router.post(
@@ -147,7 +149,8 @@ async def ask_stream(
                 elif isinstance(ev, Done):
                     timings["generation_ms"] = ev.answer.generation_ms
                     metrics.answered(ev.answer)
-                    yield sse("done", ev.answer.to_dict())
+                    answer_id = await run_in_threadpool(remember, settings, request, ev.answer)
+                    yield sse("done", {**ev.answer.to_dict(), "answer_id": answer_id})
         except AnswerFailed as e:
             metrics.failed(e.error, e.retrieval_ms)
             err = llm_failure(e)
