@@ -15,6 +15,7 @@ from rag.keyword import KeywordIndex
 from rag.llm import LLM, make_llm
 from rag.locking import WriterLock
 from rag.prompts import DEFAULT_DIR, Prompts
+from rag.rerank import make_reranker
 from rag.retrieve import Retriever
 from rag.store import VectorStore, make_chroma_client
 
@@ -32,6 +33,8 @@ class Pipeline:
 
     def close(self) -> None:
         self.keywords.close()
+        if self.retriever.reranker is not None:
+            self.retriever.reranker.close()
 
 
 def build(
@@ -54,7 +57,7 @@ def build(
         vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
         keywords = KeywordIndex(keyword_path)
     ingestor = Ingestor(settings, embedder, vectors, keywords, lock)
-    retriever = Retriever(settings, embedder, vectors, keywords)
+    retriever = Retriever(settings, embedder, vectors, keywords, make_reranker(settings))
     options = AnswerOptions(
         schema=settings.answer_schema,
         entailment=settings.answer_entailment,

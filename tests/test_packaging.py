@@ -64,6 +64,7 @@ def test_installed_wheel_answers_a_seed_question(wheel: Path, tmp_path: Path, fa
     elsewhere.mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # the checkout is not installed
         capture_output=True,
         text=True,
         timeout=120,
