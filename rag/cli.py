@@ -320,8 +320,9 @@ def parser() -> argparse.ArgumentParser:
         "ingest",
         help="index files or folders (incremental)",
         description=(
-            "Index .txt, .md, .html and .pdf files; folders are walked recursively. Unchanged files cost nothing; "
-            "changed files re-embed only changed chunks. Bad files are reported and skipped."
+            "Index .txt, .md, .html, .pdf, .docx, .pptx and .xlsx files; folders are walked recursively. "
+            "Unchanged files cost nothing; changed files re-embed only changed chunks. "
+            "Bad files are reported and skipped."
         ),
     )
     s.add_argument("paths", nargs="+", help="files or folders")

@@ -56,8 +56,8 @@ async def list_documents(pipe: Pipeline = Depends(get_pipeline)) -> dict[str, An
     "",
     response_model=UploadResponse,
     summary="Upload files to index",
-    description="multipart/form-data with one or more parts named `files` (.txt, .md, .html, .pdf, ...). Each "
-    "is stored under the server's uploads folder (a file of the same name is replaced: a new version) and "
+    description="multipart/form-data with one or more parts named `files` (.txt, .md, .html, .pdf, .docx, .pptx, "
+    ".xlsx). Each is stored under the server's uploads folder (a file of the same name is replaced: a new version) and "
     "ingested. The status is 200 even when some files were skipped: each result says what happened and why.",
     responses={
         **AUTH_ERROR,
