@@ -92,7 +92,7 @@ async def ask(
         raise llm_failure(e) from e
     request.state.timings = {"retrieval_ms": answer.retrieval_ms, "generation_ms": answer.generation_ms}
     metrics.answered(answer)
-    answer_id = await run_in_threadpool(remember, settings, request, answer)
+    answer_id = await run_in_threadpool(remember, request, answer)
     return {**answer.to_dict(), "answer_id": answer_id}
 
 
@@ -149,7 +149,7 @@ async def ask_stream(
                 elif isinstance(ev, Done):
                     timings["generation_ms"] = ev.answer.generation_ms
                     metrics.answered(ev.answer)
-                    answer_id = await run_in_threadpool(remember, settings, request, ev.answer)
+                    answer_id = await run_in_threadpool(remember, request, ev.answer)
                     yield sse("done", {**ev.answer.to_dict(), "answer_id": answer_id})
         except AnswerFailed as e:
             metrics.failed(e.error, e.retrieval_ms)

@@ -27,10 +27,18 @@ router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[Depends(requir
 CLIENT_HEADER = "x-seedrag-client"
 
 
-def remember(settings: Settings, request: Request, answer: Answer) -> str:
+def feedback_store(request: Request) -> FeedbackStore:
+    """The app's store, opened (and its schema checked) once rather than for every answer."""
+    state = request.app.state
+    if getattr(state, "feedback_store", None) is None:
+        state.feedback_store = FeedbackStore(feedback_path(state.settings.data_dir))
+    return state.feedback_store  # type: ignore[no-any-return]
+
+
+def remember(request: Request, answer: Answer) -> str:
     """Keep the answer for later votes; its id. Called in a worker thread (a SQLite write)."""
     answer_id = uuid.uuid4().hex
-    FeedbackStore(feedback_path(settings.data_dir)).remember(
+    feedback_store(request).remember(
         answer_id,
         surface="page" if request.headers.get(CLIENT_HEADER) == "page" else "api",
         place="",
@@ -71,11 +79,9 @@ class FeedbackRequest(BaseModel):
         422: error_example("invalid_request", "rating: Input should be 'helpful' or 'not_helpful'"),
     },
 )
-async def post_feedback(
-    body: FeedbackRequest, request: Request, settings: Settings = Depends(get_settings)
-) -> dict[str, Any]:
+async def post_feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
     user = (body.user or "").strip() or _who(request)
-    store = FeedbackStore(feedback_path(settings.data_dir))
+    store = feedback_store(request)
     try:
         await run_in_threadpool(store.record, body.answer_id, user, body.rating, body.comment.strip())
     except UnknownAnswer:
