@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, metrics
 from api.middleware import BodyLimit, RequestLog
 from api.routes import ask, chat_completions, documents, health, page
 from rag.config import Settings
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     # Uploads may be large; every other body is a question and its history.
     upload_limit = int(settings.max_upload_mb * 1_000_000)
     app.add_middleware(BodyLimit, default=settings.max_request_kb * 1024, per_path={"/v1/documents": upload_limit})
+    metrics.install(app, pipeline)  # GET /metrics, and a count and latency of every request
     app.add_middleware(RequestLog)  # added last = outermost: it also logs the 413s and 401s
 
     app.include_router(health.router)

@@ -78,7 +78,8 @@ class Quote(BaseModel):
 
 
 class Citation(BaseModel):
-    """A passage: `text` is exactly `open(source).read()[start:end]`, so a citation can be checked."""
+    """A passage: `text` is exactly `open(source).read()[start:end]` (for PDF and Office files, of the text
+    extracted from them), so a citation can be checked."""
 
     id: int = Field(description="the number used in the answer text, [id]")
     source: str
@@ -89,6 +90,7 @@ class Citation(BaseModel):
     end: int
     line: int | None = None
     page: int | None = None
+    page_label: str | None = Field(None, description="how a deck or workbook names the page: 'slide 4', \"sheet 'Q3'\"")
     text: str
     score: float = Field(description="cosine similarity of passage and question")
     quote: Quote | None = Field(
@@ -132,6 +134,7 @@ class AskResponse(BaseModel):
         "check that failed",
     )
     passages: list[Citation] = Field(default_factory=list, description="everything retrieved, cited or not")
+    answer_id: str | None = Field(None, description="names this answer in POST /v1/feedback")
 
     model_config = {"json_schema_extra": {"examples": [ASK_EXAMPLE]}}
 

@@ -77,6 +77,7 @@ def citation_dict(n: int, p: Passage, quote: tuple[int, int] | None = None) -> d
         "end": p.end,
         "line": p.line,
         "page": p.page,
+        "page_label": p.page_label,
         "text": p.text,
         "score": p.score,
         "quote": None

@@ -185,13 +185,15 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
         return 0
     if not records:
-        print(f"no feedback yet in {path} (people rate answers with the buttons under them in Slack)")
+        print(f"no feedback yet in {path} (people rate answers with the buttons under them, in Slack or the chat page)")
         return 0
     for r in records:
         d = r.to_dict()
         print(f"{d['at']}  {r.rating:<11}  {r.user}  {r.surface} {r.place}")
         print(textwrap.indent(textwrap.fill(f"Q: {r.question}", 96), "  "))
         print(textwrap.indent(textwrap.fill(f"A: {r.answer}", 96, max_lines=6), "  "))
+        if r.comment:
+            print(textwrap.indent(textwrap.fill(f"Comment: {r.comment}", 96, max_lines=6), "  "))
         for c in r.citations:
             print(f"    [{c['id']}] {c['name']} (chars {c['start']}-{c['end']})")
     counts = FeedbackStore(path).counts()
@@ -318,8 +320,9 @@ def parser() -> argparse.ArgumentParser:
         "ingest",
         help="index files or folders (incremental)",
         description=(
-            "Index .txt, .md, .html and .pdf files; folders are walked recursively. Unchanged files cost nothing; "
-            "changed files re-embed only changed chunks. Bad files are reported and skipped."
+            "Index .txt, .md, .html, .pdf, .docx, .pptx and .xlsx files; folders are walked recursively. "
+            "Unchanged files cost nothing; changed files re-embed only changed chunks. "
+            "Bad files are reported and skipped."
         ),
     )
     s.add_argument("paths", nargs="+", help="files or folders")
@@ -401,7 +404,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_eval_answers)
 
-    s = sub.add_parser("feedback", help="list recent feedback on answers (the Slack buttons), newest first")
+    s = sub.add_parser("feedback", help="list recent feedback on answers (Slack, the chat page, the API), newest first")
     s.add_argument("-n", "--limit", type=int, default=20)
     s.add_argument("--rating", choices=["helpful", "not_helpful"], default=None)
     s.add_argument("--json", action="store_true")

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="Use a Chroma server (e.g. http://127.0.0.1:8001) instead of files on disk."
     )
+    prompts_dir: Path | None = Field(
+        None, description="Read the prompt templates from this folder instead of the ones installed with seedrag."
+    )
 
     # Loading and chunking
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
@@ -65,6 +68,15 @@ class Settings(BaseSettings):
     feedback_vector_weight: float = Field(
         1.0, ge=0.0, description="Feedback: how far the question vector moves towards the feedback passages (Rocchio)."
     )
+
+    # An optional reranker (rag/rerank.py): the fused candidates are reordered by it before top_k are cut.
+    rerank_url: str | None = Field(
+        None, description="The /rerank endpoint of a reranker server, e.g. http://gpu-box:8080/v1/rerank; unset = off."
+    )
+    rerank_model: str | None = Field(None, description="Model name sent to the reranker, if it needs one.")
+    rerank_api_key: SecretStr | None = None
+    rerank_candidates: int = Field(30, ge=1, le=500, description="How many fused candidates the reranker reorders.")
+    rerank_timeout: float = Field(30.0, gt=0, description="Seconds before a rerank call is abandoned.")
 
     # The LLM. Unset base URL and key = the local model, started by the project itself.
     llm_base_url: str | None = Field(None, validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"))

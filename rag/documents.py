@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUPPORTED = {".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf"}
+SUPPORTED = {".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx"}
+OFFICE = {".docx", ".pptx", ".xlsx"}
 _DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 
 
@@ -20,6 +21,8 @@ class Document:
     date: str | None = None
     sha256: str = ""
     page_starts: tuple[int, ...] = field(default=())  # PDF: character offset where each page begins
+    # Slides and sheets: what to call each page in a citation ("slide 4"); empty = "page N".
+    page_labels: tuple[str, ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -32,6 +35,11 @@ class Document:
         if self.page_starts:
             page = sum(1 for p in self.page_starts if p <= start)
         return line, page
+
+    def page_label(self, start: int) -> str | None:
+        """'slide 4' or "sheet 'Budget'" for a character offset in a deck or workbook; None otherwise."""
+        _, page = self.position(start)
+        return self.page_labels[page - 1] if page and self.page_labels else None
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,11 @@ def load(path: Path, max_bytes: int) -> Document:
     data = path.read_bytes()
     if not data.strip():
         raise LoadError("empty file")
+    labels: tuple[str, ...] = ()
     if suffix == ".pdf":
         text, title, date, pages = _pdf(data)
+    elif suffix in OFFICE:
+        text, title, date, pages, labels = _office(suffix, data)
     else:
         if b"\x00" in data[:8192]:
             raise LoadError("binary content (NUL bytes) in a text file")
@@ -93,6 +104,7 @@ def load(path: Path, max_bytes: int) -> Document:
         date=date,
         sha256=hashlib.sha256(data).hexdigest(),
         page_starts=pages,
+        page_labels=labels,
     )
 
 
@@ -129,6 +141,16 @@ def _html(raw: str) -> tuple[str, str | None, str | None]:
     text = re.sub(r" ?\n ?", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     return text, title, date
+
+
+def _office(suffix: str, data: bytes) -> tuple[str, str | None, str | None, tuple[int, ...], tuple[str, ...]]:
+    from rag.office import OfficeError, extract
+
+    try:
+        got = extract(suffix, data)
+    except OfficeError as e:
+        raise LoadError(str(e)) from None
+    return got.text, got.title, got.date, got.page_starts, got.page_labels
 
 
 def _pdf(data: bytes) -> tuple[str, str | None, str | None, tuple[int, ...]]:

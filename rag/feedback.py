@@ -1,8 +1,8 @@
 """Answers given and what people thought of them: a SQLite file a maintainer can read (`rag feedback`).
 
-Every answer posted (in Slack, today) is remembered under an id that its feedback buttons carry, so a
-click records the question, the answer and its citations as they were, even if the index has changed.
-One vote per person per answer: clicking the other button changes it.
+Every answer given (in Slack, on the chat page, through POST /v1/ask) is remembered under an id that its
+feedback buttons carry, so a vote records the question, the answer and its citations as they were, even if
+the index has changed. One vote per person per answer: clicking the other button changes it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
     answer_id TEXT PRIMARY KEY,
     created REAL NOT NULL,
-    surface TEXT NOT NULL,          -- where it was asked: 'slack', ...
+    surface TEXT NOT NULL,          -- where it was asked: 'slack', 'page', 'api'
     place TEXT NOT NULL,            -- e.g. the Slack channel and thread
     asker TEXT NOT NULL,
     question TEXT NOT NULL,
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     user TEXT NOT NULL,
     rating TEXT NOT NULL,
     at REAL NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (answer_id, user)
 );
 CREATE INDEX IF NOT EXISTS feedback_at ON feedback(at);
@@ -56,6 +57,7 @@ class FeedbackRecord:
     answer: str
     refused: bool
     citations: list[dict[str, Any]]
+    comment: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class FeedbackRecord:
             "answer": self.answer,
             "refused": self.refused,
             "citations": self.citations,
+            "comment": self.comment,
         }
 
 
@@ -83,6 +86,9 @@ class FeedbackStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(_SCHEMA)
+            # Files from before comments existed (Slack votes only) get the column; their votes keep ''.
+            if "comment" not in {row[1] for row in db.execute("PRAGMA table_info(feedback)")}:
+                db.execute("ALTER TABLE feedback ADD COLUMN comment TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -117,20 +123,23 @@ class FeedbackStore:
                 (now - KEEP_UNRATED_S,),
             )
 
-    def record(self, answer_id: str, user: str, rating: str) -> None:
+    def record(self, answer_id: str, user: str, rating: str, comment: str = "") -> None:
         """Record (or change) one person's vote; UnknownAnswer if the answer is not remembered."""
         if rating not in RATINGS:
             raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
         with self._db() as db:
             if db.execute("SELECT 1 FROM answers WHERE answer_id = ?", (answer_id,)).fetchone() is None:
                 raise UnknownAnswer(answer_id)
-            db.execute("INSERT OR REPLACE INTO feedback VALUES (?, ?, ?, ?)", (answer_id, user, rating, time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO feedback (answer_id, user, rating, at, comment) VALUES (?, ?, ?, ?, ?)",
+                (answer_id, user, rating, time.time(), comment),
+            )
 
     def recent(self, limit: int = 20, rating: str | None = None) -> list[FeedbackRecord]:
         """The latest votes first, each with the question, answer and citations it judged."""
         sql = (
-            "SELECT f.at, f.rating, f.user, a.surface, a.place, a.question, a.answer, a.refused, a.citations "
-            "FROM feedback f JOIN answers a USING (answer_id)"
+            "SELECT f.at, f.rating, f.user, a.surface, a.place, a.question, a.answer, a.refused, a.citations, "
+            "f.comment FROM feedback f JOIN answers a USING (answer_id)"
         )
         args: tuple[Any, ...] = ()
         if rating:
@@ -139,7 +148,9 @@ class FeedbackStore:
         sql += " ORDER BY f.at DESC LIMIT ?"
         with self._db() as db:
             rows = db.execute(sql, (*args, limit)).fetchall()
-        return [FeedbackRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), json.loads(r[8])) for r in rows]
+        return [
+            FeedbackRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), json.loads(r[8]), r[9]) for r in rows
+        ]
 
     def counts(self) -> dict[str, int]:
         with self._db() as db:

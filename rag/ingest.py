@@ -136,14 +136,28 @@ class Ingestor:
         return FileResult(source, "removed", deleted=len(ids))
 
     def chunk(self, doc: Document) -> list[Span]:
+        if doc.page_labels:
+            return self._chunk_pages(doc)
+        return self._chunk_text(doc.text)
+
+    def _chunk_text(self, text: str) -> list[Span]:
         return chunk_text(
-            doc.text,
+            text,
             self.enc,
             self.settings.chunk_tokens,
             self.settings.chunk_overlap,
             self.embedder.count_tokens,
             self.embedder.max_tokens,
         )
+
+    def _chunk_pages(self, doc: Document) -> list[Span]:
+        # Slides and sheets are chunked apart, so that a citation's "slide 4" holds the whole passage.
+        ends = [s - 2 for s in doc.page_starts[1:]] + [len(doc.text)]  # pages are joined by a blank line
+        return [
+            Span(start + s.start, start + s.end, s.text)
+            for start, end in zip(doc.page_starts, ends, strict=True)
+            for s in self._chunk_text(doc.text[start:end])
+        ]
 
     # --- steps ------------------------------------------------------------------------------------
     def _plan(self, path: Path) -> _Plan | FileResult:
@@ -179,6 +193,9 @@ class Ingestor:
         }
         if page is not None:
             meta["page"] = page
+        label = doc.page_label(span.start)
+        if label:
+            meta["page_label"] = label
         if doc.date:
             meta["date"] = doc.date
         return meta

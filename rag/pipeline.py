@@ -15,6 +15,7 @@ from rag.keyword import KeywordIndex
 from rag.llm import LLM, make_llm
 from rag.locking import WriterLock
 from rag.prompts import DEFAULT_DIR, Prompts
+from rag.rerank import make_reranker
 from rag.retrieve import Retriever
 from rag.store import VectorStore, make_chroma_client
 
@@ -32,6 +33,8 @@ class Pipeline:
 
     def close(self) -> None:
         self.keywords.close()
+        if self.retriever.reranker is not None:
+            self.retriever.reranker.close()
 
 
 def build(
@@ -39,7 +42,7 @@ def build(
     embedder: Embedder | None = None,
     chroma_client: Any = None,
     llm: LLM | None = None,
-    prompts_dir: Path = DEFAULT_DIR,
+    prompts_dir: Path | None = None,
 ) -> Pipeline:
     llm = llm or make_llm(settings)
     embedder = embedder or make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
@@ -54,7 +57,7 @@ def build(
         vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
         keywords = KeywordIndex(keyword_path)
     ingestor = Ingestor(settings, embedder, vectors, keywords, lock)
-    retriever = Retriever(settings, embedder, vectors, keywords)
+    retriever = Retriever(settings, embedder, vectors, keywords, make_reranker(settings))
     options = AnswerOptions(
         schema=settings.answer_schema,
         entailment=settings.answer_entailment,
@@ -62,5 +65,5 @@ def build(
         min_lexical=settings.answer_min_lexical,
         retry_refusals=settings.answer_retry_refusals,
     )
-    answerer = Answerer(retriever, llm, Prompts.load(prompts_dir), options)
+    answerer = Answerer(retriever, llm, Prompts.load(prompts_dir or settings.prompts_dir or DEFAULT_DIR), options)
     return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+# A checkout (or an editable install made before prompts/ became package data) has them beside the packages.
+_CHECKOUT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+def default_dir() -> Path:
+    """The installed templates (prompts/ ships as the package `rag.templates`), else the checkout's prompts/."""
+    try:
+        found = resources.files("rag.templates")
+    except ModuleNotFoundError:
+        return _CHECKOUT_DIR
+    # Wheels install unzipped, so this is a real folder on disk.
+    return Path(str(found))
+
+
+DEFAULT_DIR = default_dir()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.expansion import expansion_terms, rocchio
 from rag.keyword import KeywordIndex, query_terms
+from rag.rerank import Reranker, RerankError
 from rag.store import StoredChunk, VectorStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Passage:
     line: int | None = None
     page: int | None = None
     date: str | None = None
+    page_label: str | None = None  # "slide 4", "sheet 'Budget'": where a deck or workbook names its pages
 
     @classmethod
     def from_stored(cls, chunk: StoredChunk, score: float) -> Passage:
@@ -50,13 +52,14 @@ class Passage:
             line=m.get("line"),
             page=m.get("page"),
             date=m.get("date"),
+            page_label=m.get("page_label"),
         )
 
     @property
     def where(self) -> str:
         parts = [f"chars {self.start}-{self.end}"]
         if self.page:
-            parts.insert(0, f"page {self.page}")
+            parts.insert(0, self.page_label or f"page {self.page}")
         elif self.line:
             parts.insert(0, f"line {self.line}")
         return ", ".join(parts)
@@ -111,11 +114,20 @@ def weighted_sum(lists: list[tuple[list[tuple[str, float]], float]], head: int) 
 
 
 class Retriever:
-    def __init__(self, settings: Settings, embedder: Embedder, vectors: VectorStore, keywords: KeywordIndex) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        vectors: VectorStore,
+        keywords: KeywordIndex,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.vectors = vectors
         self.keywords = keywords
+        self.reranker = reranker
+        self.rerank_failures = 0
 
     def search(
         self, question: str, top_k: int | None = None, mode: Mode | None = None, floor: float | None = None
@@ -133,12 +145,29 @@ class Retriever:
         fusion always runs over the first candidate_pool candidates of each side, and a deeper ranking
         (for evaluation) only appends what a fusion of the deeper lists adds after them."""
         qvec = self.embedder.embed([question])[0]
-        return self._passages(self.order(question, qvec, depth, mode or self.settings.retrieval_mode)[:depth], qvec)
+        ids = self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))
+        return self._passages(ids[:depth], qvec)
 
     def ranked_ids(self, question: str, depth: int, mode: Mode | None = None) -> list[str]:
         """The chunk ids `ranked` would return, without reading the chunks (evaluation ranks hundreds)."""
         qvec = self.embedder.embed([question])[0]
-        return self.order(question, qvec, depth, mode or self.settings.retrieval_mode)[:depth]
+        return self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))[:depth]
+
+    def reranked(self, question: str, ids: list[str]) -> list[str]:
+        """With a reranker, its order of the first rerank_candidates ids, then the rest as fused. If it fails, the
+        fused order: a question is still answered, and the log and rerank_failures say why it was not reranked."""
+        if self.reranker is None or not ids:
+            return ids
+        head = ids[: self.settings.rerank_candidates]
+        text_of = {c.chunk_id: c.text for c in self.vectors.get(head)[0]}
+        try:
+            order = self.reranker.order(question, [(cid, text_of[cid]) for cid in head if cid in text_of])
+        except RerankError as e:
+            self.rerank_failures += 1
+            log.warning("%s; using the fused order", e)
+            return ids
+        done = set(order)
+        return order + [cid for cid in ids if cid not in done]
 
     def order(self, question: str, qvec: np.ndarray, depth: int, mode: Mode) -> list[str]:
         """Chunk ids best first; with feedback on, a second search refined by the first one's best passages."""

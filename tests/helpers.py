@@ -58,3 +58,44 @@ class CountingEmbedder:
             raise KeyboardInterrupt("simulated Ctrl-C during embedding")
         self.texts.extend(texts)
         return self.inner.embed(texts)
+
+
+def write_docx(path: Path, title: str, sections: list[tuple[str, list[str]]]) -> Path:
+    """A Word file with a title, and a Heading 1 and paragraphs per section (python-docx, as Word saves it)."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = title
+    for heading, paragraphs in sections:
+        document.add_heading(heading, level=1)
+        for text in paragraphs:
+            document.add_paragraph(text)
+    document.save(str(path))
+    return path
+
+
+def write_pptx(path: Path, slides: list[tuple[str, str]]) -> Path:
+    """A deck of title-and-content slides, one (title, body) pair each."""
+    from pptx import Presentation
+
+    deck = Presentation()
+    for title, body in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+    deck.save(str(path))
+    return path
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    """A workbook with one sheet per entry, rows as given (the first row a header)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path

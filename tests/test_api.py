@@ -43,7 +43,7 @@ def test_ask_returns_the_same_json_as_rag_ask(live: LiveServer) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     fields = Answer("q", "a", [], False, "m", 0.0, 0.0).to_dict().keys()  # what `rag ask --json` prints
-    assert set(body) == set(fields)
+    assert set(body) == set(fields) | {"answer_id"}  # plus the id that POST /v1/feedback rates it by
     assert not body["refused"] and body["model"] == "gpt-4o-mini"
     assert body["retrieval_ms"] > 0 and body["generation_ms"] > 0
     assert 1 <= len(body["passages"]) <= 3

@@ -254,6 +254,41 @@ def test_the_citation_check_is_shown_not_hidden(
     expect(bot.locator(".answer button.cite")).to_have_count(1)
 
 
+def test_a_vote_and_comment_from_the_page_appear_in_rag_feedback(
+    live: LiveServer, settings: Settings, visit: Callable[..., Visit], capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = visit(live.url).page
+    ask(page, QUESTION)
+    bar = last_answer(page).get_by_role("group", name="Was this answer helpful?")
+    helpful, not_helpful = (
+        bar.get_by_role("button", name="Helpful", exact=True),
+        bar.get_by_role("button", name="Not helpful"),
+    )
+    helpful.click()
+    expect(bar.get_by_role("status")).to_have_text("Thanks: recorded.")
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    # Changing one's mind, with a comment: the vote is replaced, not added to.
+    not_helpful.click()
+    expect(not_helpful).to_have_attribute("aria-pressed", "true")
+    expect(helpful).to_have_attribute("aria-pressed", "false")
+    bar.get_by_label("Comment on this answer").fill("It does not say how much gas.")
+    bar.get_by_role("button", name="Send comment").click()
+    expect(bar.get_by_role("status")).to_have_text("Thanks: vote and comment recorded.")
+
+    from rag.cli import main
+
+    os.environ["RAG_DATA_DIR"] = str(settings.data_dir)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["feedback"])
+    finally:
+        del os.environ["RAG_DATA_DIR"]
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "not_helpful" in out and " page " in out and f"Q: {QUESTION}" in out
+    assert "Comment: It does not say how much gas." in out and "0 helpful, 1 not helpful" in out
+
+
 def test_llm_down_is_said_plainly_with_the_passages(
     live: LiveServer, fake_llm: FakeOpenAI, visit: Callable[..., Visit]
 ) -> None:

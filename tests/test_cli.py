@@ -93,3 +93,43 @@ def test_help_explains(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
     assert out.returncode == 0
     for command in ("ingest", "ask", "sources", "config", "serve"):
         assert command in out.stdout
+
+
+def test_office_files_are_ingested_and_cited_by_slide_and_sheet(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    from rag.documents import load
+    from tests.helpers import write_docx, write_pptx, write_xlsx
+
+    docs, data = tmp_path / "office", tmp_path / "data"
+    docs.mkdir()
+    write_docx(
+        docs / "handbook.docx",
+        "Staff handbook",
+        [("Holidays", ["Every employee receives twenty-eight holiday days per calendar year."])],
+    )
+    write_pptx(
+        docs / "roadmap.pptx",
+        [("Roadmap", "Quarterly goals"), ("Warehouse", "The Rotterdam warehouse opens in September.")],
+    )
+    write_xlsx(
+        docs / "expenses.xlsx",
+        {"Rent": [["office", "monthly"], ["Vienna", 2100]], "Travel": [["journey", "euros"], ["Baku conference", 830]]},
+    )
+    out = rag(["ingest", str(docs)], data, fake_llm)
+    assert out.returncode == 0, out.stderr
+    assert "3 added" in out.stdout and "skipped" not in out.stderr
+
+    for question, name, label in [
+        ("How many holiday days does every employee receive?", "handbook.docx", None),
+        ("When does the Rotterdam warehouse open?", "roadmap.pptx", "slide 2"),
+        ("What did the Baku conference journey cost?", "expenses.xlsx", "sheet 'Travel'"),
+    ]:
+        out = rag(["ask", "--json", question], data, fake_llm)
+        assert out.returncode == 0, out.stderr
+        body = json.loads(out.stdout)
+        assert body["citations"], (question, body["answer"])
+        c = body["citations"][0]
+        assert c["name"] == name and c["page_label"] == label
+        assert load(Path(c["source"]), 10**8).text[c["start"] : c["end"]] == c["text"]
+    # Every format among the passages, and the plain-text answer names the slide.
+    out = rag(["ask", "When does the Rotterdam warehouse open?"], data, fake_llm)
+    assert "roadmap.pptx (slide 2, chars" in out.stdout

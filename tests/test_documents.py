@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from rag.documents import LoadError, load
-from tests.helpers import write_pdf
+from tests.helpers import write_docx, write_pdf, write_pptx, write_xlsx
 
 MB = 1_000_000
 
@@ -61,3 +61,43 @@ def test_oversize_file(tmp_path: Path) -> None:
     p.write_text("word " * 1000, encoding="utf-8")
     with pytest.raises(LoadError, match="too large"):
         load(p, 100)
+
+
+def test_docx_headings_become_markdown_structure(tmp_path: Path) -> None:
+    p = write_docx(
+        tmp_path / "plan.docx",
+        "Energy plan",
+        [("Gas", ["Serbia would import gas from Azerbaijan."]), ("Oil", ["Oil comes by pipeline."])],
+    )
+    doc = load(p, MB)
+    assert doc.title == "Energy plan"
+    assert doc.text == "# Gas\n\nSerbia would import gas from Azerbaijan.\n\n# Oil\n\nOil comes by pipeline."
+    assert doc.page_starts == () and doc.page_label(0) is None
+
+
+def test_pptx_slides_take_the_place_of_pages(tmp_path: Path) -> None:
+    p = write_pptx(tmp_path / "deck.pptx", [("Agenda", "Budget and hiring"), ("Hiring", "Two engineers in May")])
+    doc = load(p, MB)
+    at = doc.text.index("Two engineers")
+    assert doc.title == "Agenda"
+    assert doc.position(at)[1] == 2 and doc.page_label(at) == "slide 2"
+    assert doc.text.startswith("# Agenda\nBudget and hiring\n\n# Hiring")
+
+
+def test_xlsx_sheets_take_the_place_of_pages(tmp_path: Path) -> None:
+    p = write_xlsx(
+        tmp_path / "budget.xlsx",
+        {"Summary": [["item", "cost"], ["rent", 1200]], "Travel": [["trip", "cost"], ["Baku", 830.5]]},
+    )
+    doc = load(p, MB)
+    at = doc.text.index("Baku")
+    assert doc.page_label(at) == "sheet 'Travel'" and doc.page_label(0) == "sheet 'Summary'"
+    assert "# Travel\ntrip | cost\nBaku | 830.5" in doc.text
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".pptx", ".xlsx"])
+def test_broken_office_file_is_skipped_with_reason(tmp_path: Path, suffix: str) -> None:
+    p = tmp_path / f"broken{suffix}"
+    p.write_bytes(b"PK\x03\x04 this is not really a zip archive")
+    with pytest.raises(LoadError, match=f"unreadable {suffix[1:].upper()} file"):
+        load(p, MB)

@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_pipeline, get_settings, require_key
 from api.errors import APIError
+from api.metrics import Metrics, get_metrics
+from api.routes.feedback import remember
 from api.schemas import AUTH_ERROR, LLM_ERROR_EXAMPLE, AskRequest, AskResponse, LLMErrorBody, error_example
 from api.streaming import SSE_HEADERS, in_thread, sse
 from rag.answer import AnswerFailed, Done, Message, Sources, Token, citation_dict
@@ -71,7 +73,7 @@ def llm_failure(e: AnswerFailed) -> APIError:
     summary="Answer a question with citations",
     description="The same JSON as `rag ask --json`. With `history`, a follow-up question is first rewritten "
     "into a standalone one (see `standalone_question`). If the LLM fails, the status is 502/503/504 and the body "
-    "still holds the retrieved `passages`.",
+    "still holds the retrieved `passages`. `answer_id` names the answer for POST /v1/feedback.",
     responses=ASK_ERRORS,
 )
 async def ask(
@@ -79,15 +81,19 @@ async def ask(
     request: Request,
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
+    metrics: Metrics = Depends(get_metrics),
 ) -> dict[str, Any]:
     history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
     try:
         answer = await run_in_threadpool(pipe.answerer.ask, req.question, history, req.top_k)
     except AnswerFailed as e:
         request.state.timings = {"retrieval_ms": e.retrieval_ms}
+        metrics.failed(e.error, e.retrieval_ms)
         raise llm_failure(e) from e
     request.state.timings = {"retrieval_ms": answer.retrieval_ms, "generation_ms": answer.generation_ms}
-    return answer.to_dict()
+    metrics.answered(answer)
+    answer_id = await run_in_threadpool(remember, request, answer)
+    return {**answer.to_dict(), "answer_id": answer_id}
 
 
 @router.post(
@@ -117,6 +123,7 @@ async def ask_stream(
     request: Request,
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
+    metrics: Metrics = Depends(get_metrics),
 ) -> StreamingResponse:
     history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
     timings: dict[str, float] = {}
@@ -141,14 +148,18 @@ async def ask_stream(
                     yield sse("token", {"text": ev.text})
                 elif isinstance(ev, Done):
                     timings["generation_ms"] = ev.answer.generation_ms
-                    yield sse("done", ev.answer.to_dict())
+                    metrics.answered(ev.answer)
+                    answer_id = await run_in_threadpool(remember, request, ev.answer)
+                    yield sse("done", {**ev.answer.to_dict(), "answer_id": answer_id})
         except AnswerFailed as e:
+            metrics.failed(e.error, e.retrieval_ms)
             err = llm_failure(e)
             yield sse(
                 "error",
                 {"error": {"type": err.type, "message": err.message, "status": err.status}, "passages": passages},
             )
         except LLMError as e:
+            metrics.failed(e)
             error = {"type": "llm_unavailable", "message": str(e), "status": 502}
             yield sse("error", {"error": error, "passages": passages})
         except Exception as e:  # the stream has started: the status line is gone, so say it in an event

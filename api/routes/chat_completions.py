@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_pipeline, get_settings, require_key
 from api.errors import APIError
+from api.metrics import Metrics, get_metrics
 from api.openai_schemas import MODEL_ID, ChatCompletion, ChatCompletionRequest, ChatMessage, ModelList, chunk
 from api.routes.ask import ASK_ERRORS, check_question, llm_failure
 from api.streaming import SSE_HEADERS, in_thread
@@ -108,6 +109,7 @@ async def chat_completions(
     request: Request,
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
+    metrics: Metrics = Depends(get_metrics),
 ) -> Any:
     question, history = split_messages(req.messages)
     history = check_question(question, history, settings)
@@ -120,8 +122,10 @@ async def chat_completions(
             answer = await run_in_threadpool(pipe.answerer.ask, question, history, req.top_k)
         except AnswerFailed as e:
             timings["retrieval_ms"] = e.retrieval_ms
+            metrics.failed(e.error, e.retrieval_ms)
             raise llm_failure(e) from e
         timings.update(retrieval_ms=answer.retrieval_ms, generation_ms=answer.generation_ms)
+        metrics.answered(answer)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -149,7 +153,13 @@ async def chat_completions(
             else:
                 break
     except AnswerFailed as e:
+        metrics.failed(e.error, e.retrieval_ms)
         raise llm_failure(e) from e
+
+    def counted(ev: Event) -> Event:
+        if isinstance(ev, Done):
+            metrics.answered(ev.answer)
+        return ev
 
     async def body() -> AsyncIterator[str]:
         def data(obj: dict[str, Any]) -> str:
@@ -159,12 +169,13 @@ async def chat_completions(
         yield data(chunk(completion_id, created, {"role": "assistant", "content": ""}))
         try:
             for ev in head:
-                for out in _translate(ev, streamed, completion_id, created, timings):
+                for out in _translate(counted(ev), streamed, completion_id, created, timings):
                     yield data(out)
             async for ev in events:
-                for out in _translate(ev, streamed, completion_id, created, timings):
+                for out in _translate(counted(ev), streamed, completion_id, created, timings):
                     yield data(out)
         except (AnswerFailed, LLMError) as e:
+            metrics.failed(e.error if isinstance(e, AnswerFailed) else e)
             yield data({"error": {"type": "llm_unavailable", "message": str(e), "code": 502}})
             return
         except Exception as e:  # the status line is gone: say it the way OpenAI streams say it

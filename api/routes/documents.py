@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_ingest_limiter, get_pipeline, get_settings, require_key
 from api.errors import APIError
+from api.metrics import Metrics, get_metrics
 from api.schemas import (
     AUTH_ERROR,
     DocumentInfo,
@@ -55,8 +56,8 @@ async def list_documents(pipe: Pipeline = Depends(get_pipeline)) -> dict[str, An
     "",
     response_model=UploadResponse,
     summary="Upload files to index",
-    description="multipart/form-data with one or more parts named `files` (.txt, .md, .html, .pdf, ...). Each "
-    "is stored under the server's uploads folder (a file of the same name is replaced: a new version) and "
+    description="multipart/form-data with one or more parts named `files` (.txt, .md, .html, .pdf, .docx, .pptx, "
+    ".xlsx). Each is stored under the server's uploads folder (a file of the same name is replaced: a new version) and "
     "ingested. The status is 200 even when some files were skipped: each result says what happened and why.",
     responses={
         **AUTH_ERROR,
@@ -72,6 +73,7 @@ async def upload_documents(
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
     limiter: anyio.CapacityLimiter = Depends(get_ingest_limiter),
+    metrics: Metrics = Depends(get_metrics),
 ) -> dict[str, Any]:
     if not files:
         raise APIError(400, "bad_request", "no files: send multipart/form-data with one or more parts named 'files'")
@@ -80,6 +82,7 @@ async def upload_documents(
     # One ingest at a time; waiting uploads hold no worker thread, so questions keep flowing meanwhile.
     results = await anyio.to_thread.run_sync(uploads.add, pairs, limiter=limiter)
     request.state.timings = {"files": len(results), "embedded": sum(r.embedded for r in results)}
+    metrics.ingested_files(results)
     return {"results": [r.__dict__ for r in results]}
 
 

@@ -1,16 +1,94 @@
-"""GET /v1/feedback: what people thought of the answers (recorded from Slack's buttons)."""
+"""GET /v1/feedback (what people thought of the answers) and POST /v1/feedback (a vote on one answer).
+
+Answers from /v1/ask and /v1/ask/stream carry an `answer_id`; the answer itself is remembered on the
+server, so a vote judges the answer as it was given, not whatever text a client sends back.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_settings, require_key
+from api.errors import APIError
+from api.schemas import AUTH_ERROR, error_example
+from rag.answer import Answer, citation_dict
 from rag.config import Settings
-from rag.feedback import FeedbackStore, feedback_path
+from rag.feedback import FeedbackStore, UnknownAnswer, feedback_path
 
 router = APIRouter(prefix="/v1", tags=["feedback"], dependencies=[Depends(require_key)])
+
+# The chat page names itself in this header, so that `rag feedback` can tell its votes from API clients'.
+CLIENT_HEADER = "x-seedrag-client"
+
+
+def feedback_store(request: Request) -> FeedbackStore:
+    """The app's store, opened (and its schema checked) once rather than for every answer."""
+    state = request.app.state
+    if getattr(state, "feedback_store", None) is None:
+        state.feedback_store = FeedbackStore(feedback_path(state.settings.data_dir))
+    return state.feedback_store  # type: ignore[no-any-return]
+
+
+def remember(request: Request, answer: Answer) -> str:
+    """Keep the answer for later votes; its id. Called in a worker thread (a SQLite write)."""
+    answer_id = uuid.uuid4().hex
+    feedback_store(request).remember(
+        answer_id,
+        surface="page" if request.headers.get(CLIENT_HEADER) == "page" else "api",
+        place="",
+        asker=_who(request),
+        question=answer.question,
+        answer=answer.answer,
+        refused=answer.refused,
+        citations=[citation_dict(n, p) for n, p in answer.citations],
+    )
+    return answer_id
+
+
+def _who(request: Request) -> str:
+    # Never the key itself: a short hash tells keys apart in `rag feedback` without disclosing them.
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "key:" + hashlib.sha256(token.strip().encode()).hexdigest()[:8]
+    return "anonymous"
+
+
+class FeedbackRequest(BaseModel):
+    answer_id: str = Field(min_length=1, max_length=64, description="the `answer_id` of a /v1/ask answer")
+    rating: Literal["helpful", "not_helpful"]
+    comment: str = Field("", max_length=2000, description="optional: what was wrong, or right")
+    user: str | None = Field(
+        None, max_length=200, description="who votes; one vote per user per answer (a new one replaces it)"
+    )
+
+
+@router.post(
+    "/feedback",
+    summary="Rate an answer: helpful or not, with an optional comment",
+    description="`answer_id` comes from the /v1/ask (or the stream's `done`) answer. Without `user`, the vote "
+    "belongs to the API key that sends it (or to 'anonymous'). `rag feedback` and GET /v1/feedback list it.",
+    responses={
+        **AUTH_ERROR,
+        404: error_example("not_found", "no answer with id 'ffff'; answers are kept 30 days unless rated"),
+        422: error_example("invalid_request", "rating: Input should be 'helpful' or 'not_helpful'"),
+    },
+)
+async def post_feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
+    user = (body.user or "").strip() or _who(request)
+    store = feedback_store(request)
+    try:
+        await run_in_threadpool(store.record, body.answer_id, user, body.rating, body.comment.strip())
+    except UnknownAnswer:
+        raise APIError(
+            404, "not_found", f"no answer with id '{body.answer_id}'; answers are kept 30 days unless rated"
+        ) from None
+    return {"recorded": {"answer_id": body.answer_id, "user": user, "rating": body.rating}}
 
 
 @router.get("/feedback", summary="Recent feedback, newest first, with the question, answer and citations")

@@ -2,6 +2,7 @@
 // turns are the history sent with the next question, so follow-ups ("and oil?") make sense.
 
 import { ApiError, explain, request, sseEvents } from "./api.js";
+import { feedbackBar } from "./feedback.js";
 import { el, position, quoteParts, renderAnswer, showPassage } from "./render.js";
 
 // The server keeps at most its own RAG_MAX_HISTORY_MESSAGES; this only keeps the request small.
@@ -148,6 +149,7 @@ class Turn {
       if (checks) this.status.before(el("p", { className: "checks", text: checks }));
       if (done.refused) this.listSources("Passages searched", done.passages || []);
       else this.listSources("Sources", done.citations);
+      if (done.answer_id) this.bot.append(feedbackBar(done.answer_id));
       this.bot.setAttribute("aria-busy", "false");
     });
   }
@@ -197,7 +199,8 @@ export async function ask(question) {
   try {
     const response = await request("/v1/ask/stream", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      // X-Seedrag-Client: the votes given here are listed as the chat page's in `rag feedback`.
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-Seedrag-Client": "page" },
       body: JSON.stringify({ question, history }),
       signal: controller.signal,
     });

@@ -22,7 +22,7 @@ export function el(tag, props = {}, ...children) {
 /** "line 12 · page 3 · characters 840–1,290": where a passage sits in its document. */
 export function position(p) {
   const parts = [];
-  if (p.page) parts.push(`page ${p.page}`);
+  if (p.page) parts.push(p.page_label || `page ${p.page}`);
   if (p.line) parts.push(`line ${p.line}`);
   if (Number.isInteger(p.start) && Number.isInteger(p.end)) {
     parts.push(`characters ${p.start.toLocaleString("en")}–${p.end.toLocaleString("en")}`);
