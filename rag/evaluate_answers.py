@@ -23,6 +23,7 @@ from tqdm import tqdm
 from rag import answer_metrics as m
 from rag.answer import Answer, AnswerFailed, citation_dict
 from rag.evaluate import BeirData, DatasetError, EvalIndex, _jsonl, latency
+from rag.llm import LLMError
 from rag.retrieve import Passage
 
 # Shares of a sampled run (`--limit N`): open questions are what users mostly ask; refusals get a quarter so
@@ -212,7 +213,7 @@ def run(questions: list[Question], ask: Asker, judge: Judge, progress: bool = Tr
         t0 = time.perf_counter()
         try:
             answer = ask(q.text)
-        except AnswerFailed as e:  # a dead LLM is an error of the run, not a refusal: report it as such
+        except (AnswerFailed, LLMError) as e:  # a failing LLM is an error of the run, not a refusal: say so
             verdicts.append(judge.failed(q, str(e), time.perf_counter() - t0))
             continue
         verdicts.append(judge.verdict(q, answer, time.perf_counter() - t0))
