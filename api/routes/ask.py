@@ -102,7 +102,8 @@ async def ask(
     description="Events, in order: `sources` ({passages, standalone_question, retrieval_ms}), then `token` "
     "({text}) as the model writes, then `done` (the checked answer, exactly as /v1/ask returns it). If the model "
     "fails, an `error` event ({error: {type, message, status}, passages}) ends the stream instead of `done`. "
-    "The `token` texts are the model's raw words; `done.answer` is the checked text to show at the end.",
+    "The `token` texts are the words of the model's answer as written (never its JSON); `done.answer` is the "
+    "checked text to show at the end.",
     response_class=StreamingResponse,
     responses={
         **ASK_ERRORS,
