@@ -336,9 +336,6 @@ class Answerer:
         return f"{rewritten} {question}" if missing else rewritten
 
 
-_LEADING_YES_NO = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.I)
-
-
 def compose(question: str, answer: str, sentence: str, polarity: str | None) -> tuple[str, str]:
     """The answer as shown, and how it was made ("model", "quote" or "polarity+quote").
 
@@ -346,7 +343,7 @@ def compose(question: str, answer: str, sentence: str, polarity: str | None) -> 
     model's words when they agree and say something, else by the sentence itself. Any other question drops
     a stray leading "Yes,", and an answer with nothing left ("Yes.") is replaced by the sentence."""
     text = support.MARKER.sub("", answer).strip()
-    lead = _LEADING_YES_NO.match(text)
+    lead = support.LEADING_YES_NO.match(text)
     said = lead.group(1).lower() if lead else None
     rest = text[lead.end() :].strip() if lead else text
     has_content = bool(support.stems(rest) - support.YES_NO)

@@ -81,6 +81,7 @@ WITHHELD = {
     "question_names_not_in_passage": "its passage does not mention {missing}",
     "answer_not_in_passage": "its passage does not hold the answer's words",
     "quote_does_not_state_answer": "the quoted sentence does not state it",
+    "quote_does_not_settle_yes_no": "the quoted sentence, read alone, gives the other answer",
     "no_supported_sentence": "no passage supports any of its sentences",
 }
 

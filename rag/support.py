@@ -137,6 +137,15 @@ _YES_NO_QUESTION = re.compile(
 )
 
 
+LEADING_YES_NO = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.I)
+
+
+def leading_yes_no(answer: str) -> str | None:
+    """'yes' or 'no' when the answer opens with it."""
+    m = LEADING_YES_NO.match(answer)
+    return m.group(1).lower() if m else None
+
+
 def is_yes_no(question: str) -> bool:
     """A question that opens like one answered by yes or no ("Was…", "Does…")."""
     return bool(_YES_NO_QUESTION.match(question))
@@ -168,9 +177,10 @@ def check_reply(
     failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
     the answer harness can tell what each contributes). `llm` None: no entailment check.
 
-    A yes/no question is not checked for entailment ("does this sentence say 'Yes'?" means little); instead
-    the model is asked the question of the quoted sentence alone, and that yes or no (`polarity`) is the
-    answer's: the answering model leans to yes, and the sentence alone is a fairer witness."""
+    A yes/no question is also asked of the quoted sentence alone (`polarity`): when the answer opens with the
+    other word, the quote does not settle the question and the answer is withheld; when it opens with
+    neither, that yes or no becomes the answer's. (The answering model, reading five passages, leans to yes;
+    its bare "Yes" is not checked for entailment, which would mean little, but any claim after it is.)"""
     found = quotes.locate(quote, [p.text for p in passages])
     if found is None:
         return {"withheld": "quote_not_found", "quote": quote}
@@ -186,12 +196,18 @@ def check_reply(
     out["lexical"] = round(lexical(answer, p.text, given=question), 2)
     if out["lexical"] < min_lexical:
         failed.append("answer_not_in_passage")
-    if llm is not None and is_yes_no(question) and yes_no_template:
-        out["polarity"] = yes_or_no(llm, yes_no_template, p.text[start:end], question)
-    elif llm is not None:
-        out["entailed"] = entails(llm, template, p.text[start:end], question, answer)
+    evidence = p.text[start:end]
+    said = leading_yes_no(answer)
+    claim = LEADING_YES_NO.sub("", MARKER.sub("", answer)).strip()
+    if llm is not None and (not is_yes_no(question) or stems(claim) - YES_NO):
+        out["entailed"] = entails(llm, template, evidence, question, answer)
         if out["entailed"] is False:
             failed.append("quote_does_not_state_answer")
+    if llm is not None and is_yes_no(question) and yes_no_template:
+        out["polarity"] = yes_or_no(llm, yes_no_template, evidence, question)
+        if said and out["polarity"] and said != out["polarity"]:
+            # The answer says yes, the sentence alone says no (or the reverse): the quote does not settle it.
+            failed.append("quote_does_not_settle_yes_no")
     if failed:
         out["withheld"] = failed[0]
     return out

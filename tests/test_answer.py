@@ -250,13 +250,23 @@ def test_compose_settles_yes_no_by_the_quoted_sentence_and_drops_empty_answers()
 
 
 def test_a_yes_no_answer_opens_with_what_the_quoted_sentence_says(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    said = {"answer": "Serbia would rather import Azerbaijani oil."}
+
     def reply(messages: list[dict[str, str]]) -> str:
         user = messages[-1]["content"]
+        if "Proposed answer:" in user:
+            return "yes"  # the claim after any yes/no is stated by the sentence
         if user.startswith('Text: "'):
-            return "no"  # the sentence alone: Serbia is not interested in Azerbaijani coal
-        return json.dumps({"quote": OIL, "answer": "Yes."})
+            return "no"  # the sentence alone: Serbia is not said to want Azerbaijani coal
+        return json.dumps({"quote": OIL, "answer": said["answer"]})
 
     fake_llm.reply = reply
-    answer = seeded.answerer.ask("Is Serbia interested in importing Azerbaijani coal?")
+    question = "Is Serbia interested in importing Azerbaijani coal?"
+    answer = seeded.answerer.ask(question)
+    # The model's answer opens with neither word: the sentence's "no" opens it, the sentence follows.
     assert not answer.refused and answer.answer.startswith("No. On the other hand, Serbia is interested")
     assert answer.checks["polarity"] == "no" and answer.checks["answer"] == "polarity+quote"
+    # The model says yes where the sentence alone says no: the quote does not settle it, so no answer.
+    said["answer"] = "Yes, Serbia is interested in importing Azerbaijani coal."
+    answer = seeded.answerer.ask(question)
+    assert answer.refused and answer.checks["withheld"] == "quote_does_not_settle_yes_no"

@@ -10,6 +10,7 @@ from rag.config import Settings
 from rag.embeddings import MiniLMEmbedder
 from rag.llm import LocalServer
 from rag.pipeline import Pipeline, build
+from rag.support import entails
 from tests.conftest import SEEDS, free_port
 
 
@@ -26,22 +27,6 @@ def local_pipeline(tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmb
     pipe.ingestor.ingest([SEEDS])
     yield pipe
     server.stop()
-
-
-def test_local_model_answers_a_seed_question_with_valid_citations(local_pipeline: Pipeline) -> None:
-    answer = local_pipeline.answerer.ask("What does Serbia want to import from Azerbaijan?")
-    assert not answer.refused, answer.answer
-    assert "gas" in answer.answer.lower() or "oil" in answer.answer.lower()
-    assert answer.citations
-    for n, p in answer.citations:
-        assert f"[{n}]" in answer.answer
-        assert Path(p.source).read_text(encoding="utf-8")[p.start : p.end] == p.text
-
-
-def test_local_model_refuses_what_the_article_does_not_say(local_pipeline: Pipeline) -> None:
-    answer = local_pipeline.answerer.ask("What is the population of Serbia?")
-    assert answer.refused, answer.answer
-    assert answer.citations == []
 
 
 SEED_QUESTIONS = [json.loads(line) for line in (Path(__file__).parent / "data" / "seed_questions.jsonl").open()]
@@ -66,3 +51,12 @@ def test_seed_questions_are_answered_with_the_fact_or_refused(local_pipeline: Pi
         assert any(fact in p.text.lower() for fact in case["fact"]), p.text
         start, end = answer.quotes[n]
         assert p.start <= start < end <= p.end and source[start:end] in p.text
+
+
+def test_the_local_model_judges_an_inverted_comparison_unsupported(local_pipeline: Pipeline) -> None:
+    """The entailment check with the real model: every word of the claim is in the sentence, the meaning is not."""
+    llm, template = local_pipeline.llm, local_pipeline.answerer.prompts.verify
+    sentence = "The xylophone is far older than the vibraphone, which was invented in the United States in 1921."
+    question = "Which came first, the xylophone or the vibraphone?"
+    assert entails(llm, template, sentence, question, "The vibraphone came first.") is False
+    assert entails(llm, template, sentence, question, "The xylophone came first.") is True
