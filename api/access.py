@@ -27,16 +27,17 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def needs_admin(method: str, path: str) -> bool:
-    """Writes to the index and the feedback log (Slack questions, user ids) are for admin keys only."""
+    """Writes to the index, and reading the feedback log (questions, Slack user ids), are for admin keys only;
+    any key may vote on an answer (POST /v1/feedback)."""
     path = path.rstrip("/")
     if path == "/v1/feedback":
-        return True
+        return method in SAFE_METHODS
     return path.startswith("/v1/documents") and method not in SAFE_METHODS
 
 
 def needs_key(path: str) -> bool:
     # /readyz answers everyone, but only says more than ready/not ready to a key (api/routes/health.py).
-    return path.startswith("/v1/")
+    return path.startswith("/v1/") or path.rstrip("/") == "/metrics"
 
 
 @dataclass(frozen=True)

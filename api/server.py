@@ -18,10 +18,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     host = host or settings.host
     port = port or settings.port
     logging.getLogger().setLevel(logging.INFO)
-    if not settings.api_key_list:
+    if not settings.has_keys:
         if host not in {"127.0.0.1", "localhost", "::1"}:
             log.error(
-                "refusing to listen on %s without API keys: set RAG_API_KEYS=key1,key2 or listen on 127.0.0.1", host
+                "refusing to listen on %s without API keys: set RAG_API_KEYS / RAG_ADMIN_KEYS or listen on 127.0.0.1",
+                host,
             )
             return 2
         log.warning("no API keys configured (RAG_API_KEYS): listening on loopback %s only", host)

@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_pipeline, get_settings, require_key
+from api.deps import get_pipeline, get_settings
 from api.errors import APIError
+from api.generation import GatedStream, collect_answer, gate_of
 from api.metrics import Metrics, get_metrics
 from api.openai_schemas import MODEL_ID, ChatCompletion, ChatCompletionRequest, ChatMessage, ModelList, chunk
 from api.routes.ask import ASK_ERRORS, check_question, llm_failure
@@ -31,7 +30,7 @@ from rag.pipeline import Pipeline
 from rag.retrieve import Passage
 
 log = logging.getLogger("api")
-router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_key)])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 STARTED = int(time.time())
 SOURCES_HEADING = "\n\nSources:\n"
 CHECKED_HEADING = "\n\nChecked answer: "
@@ -117,13 +116,17 @@ async def chat_completions(
     created = int(time.time())
     timings: dict[str, float] = {}
     request.state.timings = timings
+    gate = gate_of(request)
+    started = await gate.acquire()
     if not req.stream:
         try:
-            answer = await run_in_threadpool(pipe.answerer.ask, question, history, req.top_k)
+            answer = await collect_answer(request, in_thread(pipe.answerer.stream(question, history, req.top_k)))
         except AnswerFailed as e:
             timings["retrieval_ms"] = e.retrieval_ms
             metrics.failed(e.error, e.retrieval_ms)
             raise llm_failure(e) from e
+        finally:
+            gate.release(started)
         timings.update(retrieval_ms=answer.retrieval_ms, generation_ms=answer.generation_ms)
         metrics.answered(answer)
         return {
@@ -152,9 +155,12 @@ async def chat_completions(
                 timings["retrieval_ms"] = ev.retrieval_ms
             else:
                 break
-    except AnswerFailed as e:
-        metrics.failed(e.error, e.retrieval_ms)
-        raise llm_failure(e) from e
+    except BaseException as e:  # the slot goes back whatever happened: the stream that would return it never starts
+        gate.release(started)
+        if isinstance(e, AnswerFailed):
+            metrics.failed(e.error, e.retrieval_ms)
+            raise llm_failure(e) from e
+        raise
 
     def counted(ev: Event) -> Event:
         if isinstance(ev, Done):
@@ -185,7 +191,7 @@ async def chat_completions(
             return
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return GatedStream(gate, started, body(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def _translate(
