@@ -10,6 +10,7 @@ from api import errors, metrics
 from api.access import Access
 from api.generation import GenerationGate
 from api.middleware import BodyLimit, RequestLog, SecurityHeaders
+from api.public import PublicJSONResponse
 from api.routes import ask, chat_completions, documents, health, page
 from rag.config import Settings
 from rag.pipeline import Pipeline, build
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     settings = settings or Settings()
     pipeline = pipeline or build(settings)
     app = FastAPI(
+        default_response_class=PublicJSONResponse,
         title="seedrag",
         version="0.1.0",
         description="Answers questions from your own documents, with citations you can check. "

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.public import PublicJSONResponse
+
 log = logging.getLogger("api")
 
 
@@ -47,7 +49,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer", **exc.headers} if exc.status == 401 else exc.headers
-        return JSONResponse(error_body(exc.type, exc.message, **exc.extra), exc.status, headers=headers)
+        return PublicJSONResponse(error_body(exc.type, exc.message, **exc.extra), exc.status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -21,6 +21,7 @@ from api.errors import APIError
 from api.generation import GatedStream, collect_answer, gate_of
 from api.metrics import Metrics, get_metrics
 from api.openai_schemas import MODEL_ID, ChatCompletion, ChatCompletionRequest, ChatMessage, ModelList, chunk
+from api.public import redact
 from api.routes.ask import ASK_ERRORS, check_question, llm_failure
 from api.streaming import SSE_HEADERS, in_thread
 from rag.answer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
@@ -169,7 +170,7 @@ async def chat_completions(
 
     async def body() -> AsyncIterator[str]:
         def data(obj: dict[str, Any]) -> str:
-            return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+            return f"data: {json.dumps(redact(obj), ensure_ascii=False)}\n\n"
 
         streamed: list[str] = []
         yield data(chunk(completion_id, created, {"role": "assistant", "content": ""}))
