@@ -65,13 +65,13 @@ async def slack_events(request: Request) -> Response:
     if not signed(request.app.state.slack_verifier, body, request.headers):
         return unauthorized("bad signature or timestamp older than 5 minutes")
     bot: SlackBot = request.app.state.slack
-    # A signed request can still be captured and sent again within the 5 minutes the timestamp allows: the
-    # signature is unique per request, so one already seen is a replay (Slack's own retries are re-signed).
-    replay_key = "sig:" + request.headers.get("x-slack-signature", "")
-    if not await run_in_threadpool(bot.seen.claim, replay_key):
-        log.warning("Slack request refused: a replay of a request already handled")
-        return JSONResponse(error_body("conflict", "this signed request was already handled (a replay)"), 409)
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        # A signed command or click can be captured and sent again within the 5 minutes the timestamp allows;
+        # Slack never retries these, so a signature seen before is a replay. (Events are retried by Slack and
+        # are answered once by their event_id instead.)
+        if not await run_in_threadpool(bot.seen.claim, "sig:" + request.headers.get("x-slack-signature", "")):
+            log.warning("Slack request refused: a replay of a command or click already handled")
+            return JSONResponse(error_body("conflict", "this signed request was already handled (a replay)"), 409)
         form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         if "payload" in form:  # a button click
             try:
