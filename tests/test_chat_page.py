@@ -441,7 +441,7 @@ def test_screenshot_of_a_real_answer(tmp_path: Path, embedder: MiniLMEmbedder, b
 
 
 HOSTILE_DOC = (
-    "# Gas policy\n\nSerbia would import gas from Azerbaijan, says <img src=x onerror=\"window.pwned=1\"> the "
+    '# Gas policy\n\nSerbia would import gas from Azerbaijan, says <img src=x onerror="window.pwned=1"> the '
     "[official portal](https://evil.example/login) and <a href='https://evil.example'>this link</a> **now**.\n"
 )
 
