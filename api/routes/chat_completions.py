@@ -102,7 +102,18 @@ def extras(answer: Answer) -> dict[str, Any]:
     "text ends with a numbered list of sources; `sources` holds them as data (on the last chunk when streaming). "
     "If the LLM fails the status is 502/503/504 with the retrieved passages; mid-stream, an OpenAI-style "
     "`error` chunk ends the stream.",
-    responses=ASK_ERRORS,
+    responses={
+        **ASK_ERRORS,
+        200: {
+            "description": "The completion; with `stream: true`, `chat.completion.chunk` events and `data: [DONE]`",
+            "content": {
+                "text/event-stream": {
+                    "example": 'data: {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": '
+                    '{"content": "Serbia "}, "finish_reason": null}], ...}\n\ndata: [DONE]\n\n',
+                }
+            },
+        },
+    },
 )
 async def chat_completions(
     req: ChatCompletionRequest,
