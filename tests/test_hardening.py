@@ -104,7 +104,7 @@ def test_without_keys_foreign_hosts_and_cross_site_writes_are_refused(seeded: Pi
 def test_a_full_server_says_503_with_retry_after_at_once_and_keeps_serving_reads(
     seeded: Pipeline, fake_llm: FakeOpenAI
 ) -> None:
-    fake_llm.delay = 2.0
+    fake_llm.delay = 3.0
     with serve_api(seeded, max_generations=1, max_queued=1) as api:
 
         def ask(_: int) -> tuple[int, float, httpx.Headers]:
@@ -117,13 +117,13 @@ def test_a_full_server_says_503_with_retry_after_at_once_and_keeps_serving_reads
             time.sleep(0.5)
             t0 = time.monotonic()
             assert httpx.get(f"{api.url}/v1/documents").status_code == 200
-            assert time.monotonic() - t0 < 1.5
+            assert time.monotonic() - t0 < 2.0  # well under one answer's 3 s
             results = [f.result() for f in futures]
     statuses = sorted(status for status, _, _ in results)
     assert statuses == [200, 200, 503, 503], results
     for status, seconds, headers in results:
         if status == 503:
-            assert seconds < 1.5 and int(headers["retry-after"]) >= 1
+            assert seconds < 2.0 and int(headers["retry-after"]) >= 1  # at once, not after an answer's 3 s
 
 
 @pytest.mark.parametrize("endpoint", ["/v1/ask", "/v1/chat/completions"])
@@ -131,7 +131,7 @@ def test_a_client_that_gives_up_stops_its_generation(
     seeded: Pipeline, fake_llm: FakeOpenAI, endpoint: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake_llm.reply = LONG_REPLY
-    fake_llm.token_delay = 0.1  # about 8 s to write the whole answer
+    fake_llm.token_delay = 0.2  # about 17 s to write the whole answer
     body = (
         {"question": QUESTION}
         if endpoint == "/v1/ask"
@@ -140,7 +140,7 @@ def test_a_client_that_gives_up_stops_its_generation(
     with caplog.at_level(logging.INFO, logger="api"), serve_api(seeded) as api:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(api.url + endpoint, json=body, timeout=1.5)
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 8
         while fake_llm.abandoned == 0:
             assert time.monotonic() < deadline, "the generation went on after the client left"
             time.sleep(0.1)

@@ -89,7 +89,7 @@ def test_a_slow_file_does_not_hold_the_writer_lock(
     slow.write_bytes(nested_html(200_000))
     quick = tmp_path / "quick.md"
     quick.write_text("# Oil\n\nAzerbaijan exports oil to Serbia.\n")
-    pipe = build(make_settings(tmp_path / "data", fake_llm.base_url, max_parse_seconds=4.0), embedder=embedder)
+    pipe = build(make_settings(tmp_path / "data", fake_llm.base_url, max_parse_seconds=8.0), embedder=embedder)
     try:
         report: list[IngestReport] = []
         t = threading.Thread(target=lambda: report.append(pipe.ingestor.ingest([slow.parent])))
@@ -102,5 +102,5 @@ def test_a_slow_file_does_not_hold_the_writer_lock(
     finally:
         pipe.close()
     assert quick_report.count("added") == 1
-    assert waited < 3.0, f"a second ingest waited {waited:.1f}s behind a file being read"
+    assert waited < 5.0, f"a second ingest waited {waited:.1f}s behind a file being read (up to 8 s)"
     assert report and "RAG_MAX_PARSE_SECONDS" in report[0].skipped[0].reason
