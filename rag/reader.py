@@ -19,6 +19,7 @@ from pebble import ProcessExpired, ProcessPool
 from rag.documents import Document, LoadError, load
 
 log = logging.getLogger(__name__)
+PARSED = {".pdf", ".html", ".htm"}  # formats whose parsers can be made to work hard by a small file
 
 
 def _limit_memory(max_bytes: int) -> None:
@@ -55,11 +56,13 @@ class Reader:
         self._lock = threading.Lock()
 
     def read(self, path: Path, source: str | None = None) -> Document:
+        args = (str(path), self.max_bytes, self.max_text_chars, source)
+        if Path(source or path).suffix.lower() not in PARSED:
+            # Plain text is decoded, not parsed: linear in its size, which is capped. Not worth a process.
+            return _load_in_worker(*args)
         # A fresh interpreter ('spawn'), not a fork of this one: the limit then applies to the reader alone,
         # not to the embedding model and Chroma it would inherit, and no lock held by another thread is copied.
-        future = self._get_pool().schedule(
-            _load_in_worker, args=(str(path), self.max_bytes, self.max_text_chars, source), timeout=self.timeout
-        )
+        future = self._get_pool().schedule(_load_in_worker, args=args, timeout=self.timeout)
         try:
             return future.result()
         except FutureTimeout:
