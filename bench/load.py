@@ -73,7 +73,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 300) 
     raise SystemExit(f"rag serve did not answer {url}/healthz within {timeout:.0f}s")
 
 
-async def run_level(url: str, concurrency: int, requests: int, max_seconds: float) -> dict[str, Any]:
+async def run_level(
+    url: str, concurrency: int, requests: int, max_seconds: float, timeout: float = 60
+) -> dict[str, Any]:
     """`requests` asks from `concurrency` clients at once; stops issuing new ones after `max_seconds`."""
     latencies: list[float] = []
     retrieval: list[float] = []
@@ -85,7 +87,7 @@ async def run_level(url: str, concurrency: int, requests: int, max_seconds: floa
     deadline = started + max_seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
 
         async def worker() -> None:
             nonlocal issued, shed
@@ -151,6 +153,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="20", help="comma-separated levels (each at most 64)")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop a level after this long (max 600)")
     parser.add_argument("--llm", choices=["fake", "local"], default="fake", help="the fast fake, or the local model")
+    parser.add_argument("--timeout", type=float, default=60.0, help="client timeout per request, seconds")
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/load.json (load-local.json)")
     args = parser.parse_args()
     args.out = args.out or ROOT / "bench" / "results" / ("load.json" if args.llm == "fake" else "load-local.json")
@@ -186,11 +189,11 @@ def main() -> None:
         r = httpx.post(f"{url}/v1/documents", files={"files": (SEED.name, SEED.read_bytes())}, timeout=120)
         r.raise_for_status()
         chunks = r.json()["results"][0]["chunks"]
-        asyncio.run(run_level(url, 2, 4 if args.llm == "local" else 20, 60))  # warm-up: first-call costs
+        asyncio.run(run_level(url, 2, 2 if args.llm == "local" else 20, 60, args.timeout))  # warm-up
         rows = []
         for c in levels:
             before = rss_mb(server.pid)
-            row = asyncio.run(run_level(url, c, args.requests, args.max_seconds))
+            row = asyncio.run(run_level(url, c, args.requests, args.max_seconds, args.timeout))
             rows.append({**row, "rss_mb_before": before, "rss_mb_after": rss_mb(server.pid)})
     finally:
         server.terminate()
