@@ -19,7 +19,8 @@ from pebble import ProcessExpired, ProcessPool
 from rag.documents import Document, LoadError, load
 
 log = logging.getLogger(__name__)
-PARSED = {".pdf", ".html", ".htm"}  # formats whose parsers can be made to work hard by a small file
+# Formats whose parsers a small file can make work hard (Office files are zip archives: zip bombs).
+PARSED = {".pdf", ".html", ".htm", ".docx", ".pptx", ".xlsx"}
 
 
 def _limit_memory(max_bytes: int) -> None:
