@@ -7,7 +7,10 @@ import logging
 from fastapi import FastAPI
 
 from api import errors, metrics
-from api.middleware import BodyLimit, RequestLog
+from api.access import Access
+from api.generation import GenerationGate
+from api.middleware import BodyLimit, RequestLog, SecurityHeaders
+from api.public import PublicJSONResponse
 from api.routes import ask, chat_completions, documents, health, page
 from rag.config import Settings
 from rag.pipeline import Pipeline, build
@@ -19,21 +22,29 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     settings = settings or Settings()
     pipeline = pipeline or build(settings)
     app = FastAPI(
+        default_response_class=PublicJSONResponse,
         title="seedrag",
         version="0.1.0",
         description="Answers questions from your own documents, with citations you can check. "
-        "When the server has API keys (RAG_API_KEYS), every /v1/* call needs `Authorization: Bearer <key>`. "
+        "When the server has API keys, every /v1/* call needs `Authorization: Bearer <key>`: a read-only key "
+        "(RAG_API_KEYS) may ask and list, an admin key (RAG_ADMIN_KEYS) may also upload, delete and read feedback. "
+        "Without keys the server answers loopback names only and refuses changes posted by other web sites. "
+        "When RAG_MAX_GENERATIONS answers are being written and RAG_MAX_QUEUED wait, answering endpoints give "
+        "503 with `Retry-After`. "
         'Errors are JSON: `{"error": {"type", "message"}}`.',
     )
     app.state.settings = settings
     app.state.pipeline = pipeline
+    app.state.generation_gate = GenerationGate.from_settings(settings)
     errors.install(app)
 
     # Uploads may be large; every other body is a question and its history.
     upload_limit = int(settings.max_upload_mb * 1_000_000)
     app.add_middleware(BodyLimit, default=settings.max_request_kb * 1024, per_path={"/v1/documents": upload_limit})
     metrics.install(app, pipeline)  # GET /metrics, and a count and latency of every request
-    app.add_middleware(RequestLog)  # added last = outermost: it also logs the 413s and 401s
+    app.add_middleware(Access, settings=settings)  # outside BodyLimit: who may send a body is decided first
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLog)  # added last = outermost: it also logs the 413s, 401s and 403s
 
     app.include_router(health.router)
     app.include_router(ask.router)

@@ -1,13 +1,10 @@
-"""Dependencies: the pipeline and settings built once at start-up, and API-key auth."""
+"""Dependencies: the pipeline and settings built once at start-up. (Keys are checked in api/access.py.)"""
 
 from __future__ import annotations
-
-import hmac
 
 import anyio
 from fastapi import Request
 
-from api.errors import APIError
 from rag.config import Settings
 from rag.pipeline import Pipeline
 
@@ -18,18 +15,6 @@ def get_pipeline(request: Request) -> Pipeline:
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def require_key(request: Request) -> None:
-    keys: list[str] = request.app.state.settings.api_key_list
-    if not keys:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise APIError(401, "unauthorized", "this server needs an API key: send 'Authorization: Bearer <key>'")
-    if not any(hmac.compare_digest(token.strip().encode(), k.encode()) for k in keys):
-        raise APIError(401, "unauthorized", "the API key is not valid for this server")
 
 
 def get_ingest_limiter(request: Request) -> anyio.CapacityLimiter:

@@ -10,15 +10,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.public import PublicJSONResponse
+
 log = logging.getLogger("api")
 
 
 class APIError(Exception):
-    def __init__(self, status: int, type_: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, type_: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.type = type_
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -36,14 +41,15 @@ _TYPES = {
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "rate_limited",
+    503: "overloaded",
 }
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(error_body(exc.type, exc.message, **exc.extra), exc.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer", **exc.headers} if exc.status == 401 else exc.headers
+        return PublicJSONResponse(error_body(exc.type, exc.message, **exc.extra), exc.status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

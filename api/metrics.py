@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from api.deps import require_key
 from rag.answer import Answer
 from rag.llm import LLMError
 from rag.pipeline import Pipeline
@@ -131,13 +130,12 @@ class Metrics:
 
 
 def install(app: FastAPI, pipeline: Pipeline) -> Metrics:
-    """Count every request and serve GET /metrics, behind the API keys when they are set."""
+    """Count every request and serve GET /metrics, behind the API keys when they are set (api/access.py)."""
     metrics = Metrics(pipeline)
     app.state.metrics = metrics
     Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(app).expose(
         app,
         tags=["metrics"],
-        dependencies=[Depends(require_key)],
         summary="Prometheus metrics: requests, latencies, retrieval and generation time, refusals, errors, ingest",
     )
     return metrics

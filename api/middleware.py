@@ -1,4 +1,4 @@
-"""ASGI middleware: request body limits, and one log line per request.
+"""ASGI middleware: request body limits, security headers on every response, and one log line per request.
 
 Pure ASGI rather than `@app.middleware("http")`: that one returns as soon as the headers are out, so a
 streamed answer would be logged before its generation time is known, and it buffers exceptions oddly.
@@ -77,6 +77,46 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+class SecurityHeaders:
+    """Headers every response gets: no MIME sniffing, no framing by other sites (clickjacking). The chat page's
+    own, stricter policy (api/routes/page.py) is kept where a response sets one."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    FRAME_POLICY = (b"content-security-policy", b"frame-ancestors 'none'")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                if self.FRAME_POLICY[0] not in present:
+                    headers.append(self.FRAME_POLICY)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def loggable_path(scope: Scope) -> str:
+    """The path as it came on the wire (still percent-encoded), so `%0a` cannot start a forged log line; any
+    control character left is escaped too."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else scope["path"]
+    return "".join(c if c.isprintable() and c != " " else f"%{ord(c):02X}" for c in path.split("?", 1)[0])
+
+
 class RequestLog:
     """`METHOD /path STATUS total_ms=.. retrieval_ms=.. generation_ms=..`; path only, never the query
     string, headers or body (they can carry keys and questions)."""
@@ -107,7 +147,7 @@ class RequestLog:
             log.info(
                 "%s %s %d total_ms=%.0f%s",
                 scope["method"],
-                scope["path"],
+                loggable_path(scope),
                 status,
                 (time.perf_counter() - t0) * 1000,
                 extra,

@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from rag.config import Settings
-from rag.llm import LocalServer
+from rag.llm import LocalServer, sigterm_as_exit
 
 log = logging.getLogger("api")
 
@@ -18,25 +18,28 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     host = host or settings.host
     port = port or settings.port
     logging.getLogger().setLevel(logging.INFO)
-    if not settings.api_key_list:
+    if not settings.has_keys:
         if host not in {"127.0.0.1", "localhost", "::1"}:
             log.error(
-                "refusing to listen on %s without API keys: set RAG_API_KEYS=key1,key2 or listen on 127.0.0.1", host
+                "refusing to listen on %s without API keys: set RAG_API_KEYS / RAG_ADMIN_KEYS or listen on 127.0.0.1",
+                host,
             )
             return 2
         log.warning("no API keys configured (RAG_API_KEYS): listening on loopback %s only", host)
     local = None
-    if settings.uses_local_llm:
-        local = LocalServer(settings, settings.data_dir / "llm-server.log")
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        local.start()
-    else:
-        log.info("LLM: %s (model %s)", settings.llm_base_url or "OpenAI", settings.llm_model or "default")
-    try:
-        app = create_app(settings)
-        log.info("serving on http://%s:%d (chat page at /, API docs at /docs)", host, port)
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
-    finally:
-        if local:
-            local.stop()
+    with sigterm_as_exit():
+        try:
+            if settings.uses_local_llm:
+                local = LocalServer(settings, settings.data_dir / "llm-server.log")
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                if not local.start():
+                    local = None  # a server we share, not ours to stop
+            else:
+                log.info("LLM: %s (model %s)", settings.llm_base_url or "OpenAI", settings.llm_model or "default")
+            app = create_app(settings)
+            log.info("serving on http://%s:%d (chat page at /, API docs at /docs)", host, port)
+            uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+        finally:
+            if local:
+                local.stop()
     return 0

@@ -26,6 +26,7 @@ from api.slack_seen import SeenEvents
 from rag.answer import Answer, AnswerFailed, Done, Message, Token, citation_dict
 from rag.config import Settings
 from rag.feedback import FeedbackStore, UnknownAnswer, feedback_path
+from rag.history import cap_history
 from rag.pipeline import Pipeline
 
 log = logging.getLogger("api.slack")
@@ -260,7 +261,8 @@ class SlackBot:
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 break
-        return fmt.thread_history(messages, bot_user, bot_id, before_ts, self.settings.max_history_messages)
+        history = fmt.thread_history(messages, bot_user, bot_id, before_ts, self.settings.max_history_messages)
+        return cap_history(history, self.settings.max_history_messages, self.settings.max_history_chars)
 
     def identity(self) -> tuple[str | None, str | None]:
         """(bot user id, bot id) from auth.test, asked once; (None, None) while Slack cannot say."""

@@ -39,12 +39,16 @@ def escape(text: str) -> str:
 
 
 def to_mrkdwn(markdown: str) -> str:
-    """The model writes Markdown; Slack reads mrkdwn (single * for bold, <url|text> links, no headings)."""
+    """The model writes Markdown; Slack reads mrkdwn (single * for bold, no headings).
+
+    Links are never made live: the model copies them from documents, and a document can label a link as
+    anything ("[the HR portal](https://evil.example)"). Shown as `label (url)`, the reader sees where it goes;
+    the sections are `verbatim`, so Slack does not turn the URL into a link either."""
     text = escape(markdown)
     text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
     text = re.sub(r"__(.+?)__", r"*\1*", text)
     text = re.sub(r"^#{1,6}\s+(.+)$", r"*\1*", text, flags=re.M)
-    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
+    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"\1 (\2)", text)
     return text
 
 
@@ -62,15 +66,22 @@ def quote(p: Passage, span: tuple[int, int] | None = None) -> str:
 
 
 def source_line(n: int, p: Passage, span: tuple[int, int] | None = None) -> str:
-    """`[n] name · line 12, chars 340-780` and a quote (the supporting sentence, if located): enough to find the
-    passage and judge it."""
-    title = f" — {escape(p.title)}" if p.title and p.title != p.name else ""
+    """`[n] name · line 12, chars 340-780`: enough to find the passage (its words follow, in `source_quote`)."""
+    name = escape(p.name.replace("`", "'"))  # a backtick in a file name would end the code span
     where = p.where if span is None else f"{p.where}; quoted chars {span[0]}-{span[1]}"
-    return f"*[{n}]* `{escape(p.name)}`{title} · {where}\n>{escape(quote(p, span))}"
+    return f"*[{n}]* `{name}` · {where}"
+
+
+def source_quote(p: Passage, span: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The quote (the supporting sentence, if located) as plain text: no mrkdwn, no links, no mentions can come
+    from a document."""
+    title = f"{p.title} — " if p.title and p.title != p.name else ""
+    return {"type": "plain_text", "text": clip(f"{title}“{quote(p, span)}”", SECTION_CHARS), "emoji": False}
 
 
 def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_CHARS)}}
+    # verbatim: Slack does not turn bare URLs and channel names into links; what we mark up stays marked up.
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_CHARS), "verbatim": True}}
 
 
 def sources_blocks(
@@ -78,9 +89,11 @@ def sources_blocks(
 ) -> list[dict[str, Any]]:
     if not items:
         return []
-    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{heading}*"}]}] + [
-        section(source_line(n, p, (quotes or {}).get(n))) for n, p in items
-    ]
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{heading}*"}]}]
+    for n, p in items:
+        span = (quotes or {}).get(n)
+        blocks += [section(source_line(n, p, span)), {"type": "context", "elements": [source_quote(p, span)]}]
+    return blocks
 
 
 def feedback_block(answer_id: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import anyio
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from api.public import redact
+
 T = TypeVar("T")
 
 
@@ -29,7 +31,7 @@ async def in_thread(gen: Iterator[T]) -> AsyncIterator[T]:
 
 
 def sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return f"event: {event}\ndata: {json.dumps(redact(data), ensure_ascii=False)}\n\n"
 
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -210,7 +210,7 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
         print("Without a public URL, run 'rag slack --socket' (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN).")
         return 0
     from api import slack_socket
-    from rag.llm import LocalServer
+    from rag.llm import LocalServer, sigterm_as_exit
     from rag.pipeline import build
 
     problem = slack_socket.missing_tokens(settings)
@@ -225,7 +225,8 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
     else:
         local = None  # someone else's server (or a remote LLM): not ours to stop
     try:
-        return slack_socket.run(settings, build(settings))
+        with sigterm_as_exit():
+            return slack_socket.run(settings, build(settings))
     finally:
         if local:
             local.stop()

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
 
     # Loading and chunking
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
+    # A small file can still be costly to read (a PDF whose pages share one compressed stream, deeply nested
+    # HTML): each file is read in a worker process that is stopped at these limits.
+    max_parse_seconds: float = Field(30.0, gt=0, description="A file that takes longer to read is skipped.")
+    max_text_mb: float = Field(20.0, gt=0, description="A file whose extracted text is larger is skipped.")
+    max_parse_memory_mb: int = Field(
+        1024, ge=128, description="Memory a file's reader process may use; a file that needs more is skipped."
+    )
     chunk_tokens: int = Field(128, ge=16, le=2000, description="Target chunk size in tiktoken tokens.")
     chunk_overlap: int = Field(24, ge=0, description="Tokens shared between neighbouring chunks.")
     tiktoken_encoding: str = "cl100k_base"
@@ -110,11 +117,21 @@ class Settings(BaseSettings):
     # The HTTP service
     host: str = "127.0.0.1"
     port: int = 8000
-    api_keys: str = Field("", description="Comma-separated keys; when set, /v1/* needs 'Authorization: Bearer <key>'.")
+    api_keys: str = Field(
+        "", description="Comma-separated read-only keys: ask, list documents. /v1/* then needs 'Bearer <key>'."
+    )
+    admin_keys: str = Field("", description="Comma-separated admin keys: also upload, delete and read feedback.")
     max_question_chars: int = 4000
     max_upload_mb: float = Field(20.0, gt=0, description="Largest POST /v1/documents body (all files together).")
     max_request_kb: int = Field(1024, ge=1, description="Largest body of any other API call (questions, history).")
     max_history_messages: int = 20
+    max_message_chars: int = Field(20_000, ge=100, description="Longest message of a conversation's history.")
+    max_history_chars: int = Field(
+        8_000, ge=500, description="History sent to the LLM to rewrite a follow-up: newest messages, at most this."
+    )
+    max_generations: int = Field(4, ge=1, description="Answers generated at once; more wait in a queue.")
+    max_queued: int = Field(32, ge=0, description="Answers waiting for a slot; more get 503 with Retry-After.")
+    queue_timeout: float = Field(30.0, gt=0, description="Seconds an answer may wait for a slot before a 503.")
 
     # Slack (Slack's own names for the secrets)
     slack_bot_token: SecretStr | None = Field(
@@ -141,6 +158,14 @@ class Settings(BaseSettings):
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 
     @property
+    def admin_key_list(self) -> list[str]:
+        return [k.strip() for k in self.admin_keys.split(",") if k.strip()]
+
+    @property
+    def has_keys(self) -> bool:
+        return bool(self.api_key_list or self.admin_key_list)
+
+    @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 
@@ -155,8 +180,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = "****" + value.get_secret_value()[-4:] if value.get_secret_value() else ""
-            elif name == "api_keys" and value:
-                value = f"<{len(self.api_key_list)} key(s)>"
+            elif name in ("api_keys", "admin_keys") and value:
+                value = f"<{len([k for k in value.split(',') if k.strip()])} key(s)>"
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value

@@ -64,13 +64,17 @@ def walk(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def load(path: Path, max_bytes: int) -> Document:
-    """Read one file. Raises LoadError with the reason when it cannot be indexed."""
+def load(path: Path, max_bytes: int, max_text_chars: int | None = None, source: str | None = None) -> Document:
+    """Read one file. Raises LoadError with the reason when it cannot be indexed.
+
+    `source` is the path the document will be known by, when the bytes are read from elsewhere (an upload
+    waiting in the staging folder); its suffix and stem give the type and the fallback title."""
     if not path.exists():
         raise LoadError("no such file")
-    suffix = path.suffix.lower()
+    known_as = Path(source) if source else path.resolve()
+    suffix = known_as.suffix.lower()
     if suffix not in SUPPORTED:
-        raise LoadError(f"unsupported type '{suffix or path.name}' (supported: {', '.join(sorted(SUPPORTED))})")
+        raise LoadError(f"unsupported type '{suffix or known_as.name}' (supported: {', '.join(sorted(SUPPORTED))})")
     size = path.stat().st_size
     if size > max_bytes:
         raise LoadError(f"too large: {size / 1e6:.1f} MB > limit {max_bytes / 1e6:.1f} MB (RAG_MAX_FILE_MB)")
@@ -79,7 +83,7 @@ def load(path: Path, max_bytes: int) -> Document:
         raise LoadError("empty file")
     labels: tuple[str, ...] = ()
     if suffix == ".pdf":
-        text, title, date, pages = _pdf(data)
+        text, title, date, pages = _pdf(data, max_text_chars)
     elif suffix in OFFICE:
         text, title, date, pages, labels = _office(suffix, data)
     else:
@@ -94,18 +98,24 @@ def load(path: Path, max_bytes: int) -> Document:
             text, title, date = _html(raw)
         else:
             text, title, date = raw, _text_title(raw, suffix), None
+    if max_text_chars is not None and len(text) > max_text_chars:
+        raise LoadError(text_too_large(len(text), max_text_chars))
     if not text.strip():
         raise LoadError("no text could be extracted" + (" (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""))
     date = date or _first_date(text)
     return Document(
-        source=str(path.resolve()),
+        source=str(known_as),
         text=text,
-        title=title or path.stem,
+        title=title or known_as.stem,
         date=date,
         sha256=hashlib.sha256(data).hexdigest(),
         page_starts=pages,
         page_labels=labels,
     )
+
+
+def text_too_large(chars: int, limit: int) -> str:
+    return f"too much text: {chars / 1e6:.1f} M characters > limit {limit / 1e6:.1f} M (RAG_MAX_TEXT_MB)"
 
 
 def _text_title(text: str, suffix: str) -> str | None:
@@ -153,25 +163,34 @@ def _office(suffix: str, data: bytes) -> tuple[str, str | None, str | None, tupl
     return got.text, got.title, got.date, got.page_starts, got.page_labels
 
 
-def _pdf(data: bytes) -> tuple[str, str | None, str | None, tuple[int, ...]]:
+def _pdf(data: bytes, max_text_chars: int | None) -> tuple[str, str | None, str | None, tuple[int, ...]]:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    # Any failure inside pypdf (its own errors, a decompression bomb's LimitReachedError, RecursionError on
+    # nested arrays, ...) means this file cannot be read; it must never end the whole ingest.
     try:
         reader = PdfReader(io.BytesIO(data))
-        texts = [(page.extract_text() or "").strip() for page in reader.pages]
+        texts: list[str] = []
+        total = 0
+        for page in reader.pages:
+            texts.append((page.extract_text() or "").strip())
+            total += len(texts[-1])
+            if max_text_chars is not None and total > max_text_chars:  # stop extracting: it is refused anyway
+                raise LoadError(text_too_large(total, max_text_chars))
         meta = reader.metadata
-    except (PdfReadError, ValueError, KeyError, TypeError) as e:
-        raise LoadError(f"unreadable PDF: {e}") from None
+        title = str(meta.title).strip() if meta and meta.title else None
+        date = meta.creation_date.date().isoformat() if meta and meta.creation_date else None
+    except LoadError:
+        raise
+    except MemoryError:
+        raise
+    except (Exception, RecursionError) as e:
+        raise LoadError(f"unreadable PDF ({type(e).__name__}: {str(e)[:200]})") from None
     starts, parts, offset = [], [], 0
     for t in texts:
         starts.append(offset)
         parts.append(t)
         offset += len(t) + 2
-    title = str(meta.title).strip() if meta and meta.title else None
-    date = None
-    if meta and meta.creation_date:
-        date = meta.creation_date.date().isoformat()
     return "\n\n".join(parts), title, date, tuple(starts)

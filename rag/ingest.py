@@ -22,10 +22,11 @@ from tqdm import tqdm
 
 from rag.chunking import Span, chunk_text
 from rag.config import Settings
-from rag.documents import Document, LoadError, load, walk
+from rag.documents import Document, LoadError, walk
 from rag.embeddings import Embedder
 from rag.keyword import KeywordIndex
 from rag.locking import WriterLock
+from rag.reader import Reader
 from rag.store import VectorStore
 from rag.tokens import encoding
 
@@ -77,6 +78,14 @@ class _Plan:
     embedded: int = 0
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def chunk_id(source: str, occurrence: int, text: str) -> str:
     return hashlib.sha256(f"{source}\x00{occurrence}\x00{text}".encode()).hexdigest()[:32]
 
@@ -97,25 +106,44 @@ class Ingestor:
         # One writer at a time: uploads, ingests and removals, in this process and any other on this index.
         self.lock = lock or WriterLock.for_index(settings.data_dir, settings.collection)
         self.enc = encoding(settings.tiktoken_encoding)
+        self.reader = Reader(
+            int(settings.max_file_mb * 1e6),
+            int(settings.max_text_mb * 1e6),
+            settings.max_parse_seconds,
+            settings.max_parse_memory_mb,
+        )
 
     # --- public -----------------------------------------------------------------------------------
-    def ingest(self, paths: list[Path], prune: bool = False, progress: bool = False) -> IngestReport:
+    def ingest(
+        self,
+        paths: list[Path],
+        prune: bool = False,
+        progress: bool = False,
+        preread: dict[str, Document | FileResult] | None = None,
+    ) -> IngestReport:
+        """Index files and folders. `preread`: results of `read()` already taken, by resolved path."""
         started = time.perf_counter()
         report = IngestReport()
+        files: list[Path] = []
+        for p in paths:
+            if not p.exists():
+                report.results.append(FileResult(str(p), "skipped", "no such file or directory"))
+            else:
+                files.extend(walk([p]))
+        # Files are read (the slow, risky part) before the writer lock is taken, so a costly file delays
+        # this ingest only, not every other upload and removal.
+        read: list[Document | FileResult] = []
+        for path in tqdm(files, desc="reading", unit="file", disable=not progress, leave=False):
+            got = (preread or {}).get(str(path.resolve()))
+            read.append(got if got is not None else self.read(path))
         with self.lock:
-            files: list[Path] = []
-            for p in paths:
-                if not p.exists():
-                    report.results.append(FileResult(str(p), "skipped", "no such file or directory"))
-                else:
-                    files.extend(walk([p]))
             plans = []
-            for path in tqdm(files, desc="reading", unit="file", disable=not progress, leave=False):
-                plan_or_result = self._plan(path)
+            for item in read:
+                plan_or_result = self._plan(item)
                 if isinstance(plan_or_result, FileResult):
                     report.results.append(plan_or_result)
                     if plan_or_result.status == "skipped":
-                        log.warning("skipped %s: %s", path, plan_or_result.reason)
+                        log.warning("skipped %s: %s", plan_or_result.source, plan_or_result.reason)
                 else:
                     plans.append(plan_or_result)
             report.results.extend(self._embed_and_store(plans, progress))
@@ -124,6 +152,25 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         log.info("ingest: %s", report.summary())
         return report
+
+    def read(self, path: Path, source: str | None = None) -> Document | FileResult:
+        """One file's Document, or why it is skipped; `unchanged` without parsing when its bytes are indexed."""
+        source = source or str(path.resolve())
+        try:
+            record = self.keywords.record(source)
+            if record is not None and record.sha256 == _file_sha256(path):
+                return FileResult(source, "unchanged", chunks=record.chunks)
+            return self.reader.read(path, source)
+        except LoadError as e:
+            return FileResult(source, "skipped", str(e))
+        except OSError as e:
+            return FileResult(source, "skipped", f"cannot read: {e.strerror or e}")
+        except Exception as e:  # one bad file never ends the others' ingest
+            log.exception("reading %s failed", source)
+            return FileResult(source, "skipped", f"could not be read ({type(e).__name__}: {str(e)[:200]})")
+
+    def close(self) -> None:
+        self.reader.close()
 
     def remove(self, source: str) -> FileResult:
         with self.lock:
@@ -160,18 +207,18 @@ class Ingestor:
         ]
 
     # --- steps ------------------------------------------------------------------------------------
-    def _plan(self, path: Path) -> _Plan | FileResult:
-        source = str(path.resolve())
-        try:
-            doc = load(path, int(self.settings.max_file_mb * 1e6))
-        except LoadError as e:
-            return FileResult(source, "skipped", str(e))
-        except OSError as e:
-            return FileResult(source, "skipped", f"cannot read: {e.strerror or e}")
+    def _plan(self, item: Document | FileResult) -> _Plan | FileResult:
+        if isinstance(item, FileResult):
+            return item
+        doc, source = item, item.source
         record = self.keywords.record(source)
         if record is not None and record.sha256 == doc.sha256:
             return FileResult(source, "unchanged", chunks=record.chunks)
-        spans = self.chunk(doc)
+        try:
+            spans = self.chunk(doc)
+        except Exception as e:  # one bad file never ends the others' ingest
+            log.exception("chunking %s failed", source)
+            return FileResult(source, "skipped", f"could not be split into chunks ({type(e).__name__}: {e})")
         seen: Counter[str] = Counter()
         ids = []
         for s in spans:

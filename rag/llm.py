@@ -3,7 +3,11 @@ llama.cpp server that this module starts on demand."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, cast
 
 import httpx
@@ -163,10 +168,37 @@ class LocalServer:
         except (urllib.error.URLError, OSError):
             return False
 
+    def props(self) -> dict[str, object]:
+        """What the server on our port says it runs (llama.cpp's /props); {} when it does not say."""
+        url = self.health_url.removesuffix("/health") + "/props"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                data = json.loads(r.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def check_reusable(self) -> None:
+        """A server already on our port is shared only if it runs our model with our context size; anything
+        else (an old orphan started with other settings, another program) is an error that says so."""
+        props = self.props()
+        settings = props.get("default_generation_settings")
+        n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
+        model = Path(str(props.get("model_path", ""))).name
+        where = f"{self.settings.local_llm_host}:{self.settings.local_llm_port}"
+        if model != f"{MODEL_NAME}.gguf" or n_ctx != self.settings.local_llm_ctx:
+            raise LLMError(
+                f"another server holds {where} (model {model or 'unknown'}, context {n_ctx}), not the local model "
+                f"with RAG_LOCAL_LLM_CTX={self.settings.local_llm_ctx}: stop it, or set RAG_LOCAL_LLM_PORT",
+                self.health_url,
+                "port in use",
+            )
+
     def start(self, timeout: float = 180.0) -> bool:
-        """Start the server unless one already answers; True if this call started it."""
+        """Start the server unless ours already answers; True if this call started it."""
         if self.healthy():
-            log.info("local LLM server already running at %s", self.health_url)
+            self.check_reusable()
+            log.info("local LLM server already running at %s: sharing it", self.health_url)
             return False
         ensure_model(self.settings.models_dir)  # fail here, with the fix, rather than in the child
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
@@ -181,6 +213,9 @@ class LocalServer:
                 str(self.settings.local_llm_port),
                 "--ctx",
                 str(self.settings.local_llm_ctx),
+                # The child ends itself when this process dies, however it dies (kill -9 included).
+                "--parent-pid",
+                str(os.getpid()),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -209,3 +244,19 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.proc = None
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (systemd, Docker, Kubernetes) raises SystemExit, so `finally` blocks run and the local model
+    server we started is stopped; by default SIGTERM ends Python at once and leaves it running. uvicorn
+    restores this handler when it stops and re-sends the signal to it, which lands here too."""
+
+    def exit_(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

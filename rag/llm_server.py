@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import sys
 import threading
+import time
 
 from rag.config import Settings, cpu_threads
 from rag.local_model import MODEL_NAME, ensure_model
@@ -22,8 +25,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=settings.local_llm_port)
     parser.add_argument("--ctx", type=int, default=settings.local_llm_ctx)
     parser.add_argument("--parallel", type=int, default=2, help="concurrent generation slots")
+    parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process (our starter) ends")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s llm-server %(message)s")
+    if args.parent_pid:
+        die_with_parent(args.parent_pid)
 
     import xllamacpp as xlc  # imported here: only this process needs llama.cpp loaded
 
@@ -45,6 +51,27 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to send us SIGTERM when our parent dies (PR_SET_PDEATHSIG), so a killed `rag serve` never
+    leaves 2 GB of model and its port behind; elsewhere, a thread watches the parent instead."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGTERM, 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl failed")
+    except (OSError, AttributeError):
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    if os.getppid() != parent_pid:  # it died before we asked
+        sys.exit(0)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

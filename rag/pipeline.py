@@ -32,6 +32,7 @@ class Pipeline:
     answerer: Answerer
 
     def close(self) -> None:
+        self.ingestor.close()
         self.keywords.close()
         if self.retriever.reranker is not None:
             self.retriever.reranker.close()

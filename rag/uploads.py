@@ -16,17 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from rag.documents import SUPPORTED
+from rag.documents import SUPPORTED, Document
 from rag.ingest import FileResult, Ingestor
 
 _UNSAFE = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 MAX_NAME_BYTES = 200
 
 
 def safe_name(filename: str) -> str:
-    """A file name that stays inside the uploads folder: no directories, no '..', no control characters,
-    not hidden, at most MAX_NAME_BYTES bytes (the extension is kept)."""
+    """A file name that stays inside the uploads folder: no directories, no '..', no control, format (bidi)
+    or unassigned characters, not hidden, at most MAX_NAME_BYTES bytes (the extension is kept)."""
     name = unicodedata.normalize("NFC", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    # Invisible characters that change how a name reads: bidi overrides ("\u202etxt.md" shows as "dm.txt"),
+    # zero-width joiners, line and paragraph separators. A name must look like what it is.
+    name = "".join("_" if unicodedata.category(c) in _INVISIBLE else c for c in name)
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
     stem, dot, suffix = name.rpartition(".")
     if not dot:
@@ -55,6 +59,16 @@ class UploadResult:
     embedded: int = 0
 
 
+@dataclass
+class Prepared:
+    """Uploads staged and read, waiting to be committed."""
+
+    uploads: list[Upload]
+    results: dict[int, UploadResult]  # decided already (unsupported, duplicate name)
+    chosen: dict[str, int]  # stored name -> index of the upload stored under it
+    preread: dict[str, Document | FileResult]
+
+
 class Uploads:
     def __init__(self, folder: Path, ingestor: Ingestor) -> None:
         self.folder = folder
@@ -63,15 +77,23 @@ class Uploads:
 
     def add(self, files: list[tuple[str, BinaryIO]]) -> list[UploadResult]:
         """Store and ingest (filename, bytes) pairs; one result per file, in order."""
+        prepared = self.prepare(files)
+        try:
+            return self.commit(prepared)
+        finally:
+            self.discard(prepared)
+
+    def prepare(self, files: list[tuple[str, BinaryIO]]) -> Prepared:
+        """Stage and read the files, without the writer lock; `commit()` then stores them, `discard()` cleans up."""
         uploads: list[Upload] = []
         try:
             for filename, data in files:
                 uploads.append(self.stage(filename, data))
+            return self._read(uploads)
         except BaseException:
             for up in uploads:
                 self._discard(up.staged)
             raise
-        return self.ingest(uploads)
 
     def stage(self, filename: str, data: BinaryIO) -> Upload:
         """Copy one upload's bytes to the staging folder (unsupported types are not stored at all)."""
@@ -86,13 +108,18 @@ class Uploads:
 
     def ingest(self, uploads: list[Upload]) -> list[UploadResult]:
         """Move staged files into place and ingest them, one result per upload, in order."""
+        prepared = Prepared(uploads, {}, {}, {})
         try:
-            return self._ingest(uploads)
+            prepared = self._read(uploads)
+            return self.commit(prepared)
         finally:
-            for up in uploads:  # whatever went wrong, leave nothing behind in the staging folder
-                self._discard(up.staged)
+            self.discard(prepared)
 
-    def _ingest(self, uploads: list[Upload]) -> list[UploadResult]:
+    def discard(self, prepared: Prepared) -> None:
+        for up in prepared.uploads:  # whatever went wrong, leave nothing behind in the staging folder
+            self._discard(up.staged)
+
+    def _read(self, uploads: list[Upload]) -> Prepared:
         results: dict[int, UploadResult] = {}
         chosen: dict[str, int] = {}  # name -> index of the upload that will be stored under it
         for i, up in enumerate(uploads):
@@ -108,11 +135,23 @@ class Uploads:
                 )
                 self._discard(uploads[earlier].staged)
             chosen[up.name] = i
+        # Read (parse) the staged bytes before the writer lock is taken: a slow file must not hold up others.
+        preread: dict[str, Document | FileResult] = {}
+        for name, i in chosen.items():
+            staged = uploads[i].staged
+            assert staged is not None
+            source = str((self.folder / name).resolve())
+            preread[source] = self.ingestor.read(staged, source)
+        return Prepared(uploads, results, chosen, preread)
+
+    def commit(self, prepared: Prepared) -> list[UploadResult]:
+        """Swap the read files into place and index them, under the writer lock; one result per upload."""
+        uploads, results, chosen, preread = prepared.uploads, prepared.results, prepared.chosen, prepared.preread
         with self.ingestor.lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             backups = {name: self._swap_in(uploads[i]) for name, i in chosen.items()}
             try:
-                report = self.ingestor.ingest([self.folder / name for name in chosen])
+                report = self.ingestor.ingest([self.folder / name for name in chosen], preread=preread)
             except BaseException:
                 for name, backup in backups.items():
                     self._restore(self.folder / name, backup)

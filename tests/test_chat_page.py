@@ -438,3 +438,30 @@ def test_screenshot_of_a_real_answer(tmp_path: Path, embedder: MiniLMEmbedder, b
     finally:
         local.stop()
         pipe.close()
+
+
+HOSTILE_DOC = (
+    '# Gas policy\n\nSerbia would import gas from Azerbaijan, says <img src=x onerror="window.pwned=1"> the '
+    "[official portal](https://evil.example/login) and <a href='https://evil.example'>this link</a> **now**.\n"
+)
+
+
+def test_passage_text_from_a_document_stays_inert_on_the_page(
+    pipeline: Pipeline, visit: Callable[..., Visit], tmp_path: Path
+) -> None:
+    doc = tmp_path / "hostile.md"
+    doc.write_text(HOSTILE_DOC, encoding="utf-8")
+    pipeline.ingestor.ingest([doc])
+    with LiveServer(create_app(pipeline.settings, pipeline)) as server:
+        v = visit(server.url)
+        page = v.page
+        ask(page, QUESTION)
+        bot = last_answer(page)
+        expect(bot.locator(".answer")).to_contain_text("official portal")
+        bot.locator(".answer button.cite").first.click()
+        expect(page.locator("#passage-text")).to_contain_text("onerror=")
+        # The document's markup is shown as its characters: no element, link or script came from it.
+        for scope in (bot, page.locator("#passage-dialog")):
+            assert scope.locator("img, a, script, iframe").count() == 0
+        assert "<img" in page.locator("#passage-text").inner_text()
+        assert page.evaluate("window.pwned") is None

@@ -22,11 +22,13 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.slack_bot import SlackBot
-from api.slack_format import WORKING, WRITING_NOTE, plain_text, thread_history, to_mrkdwn
+from api.slack_format import WORKING, WRITING_NOTE, answer_message, plain_text, thread_history, to_mrkdwn
 from api.slack_seen import SeenEvents
+from rag.answer import Answer
 from rag.config import Settings
 from rag.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
+from rag.retrieve import Passage
 from tests.conftest import SEEDS, LiveServer, make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import BOT_USER, FakeSlack
@@ -191,7 +193,7 @@ def test_app_mention_is_answered_in_its_thread_with_citations(env: Env) -> None:
     assert "[1]" in msg["text"] and "Azerbaijan" in msg["text"]
     shown = block_text(msg)
     assert "*Sources*" in shown and f"`{SEED_NAME}`" in shown and "chars " in shown
-    assert "\n>" in shown
+    assert "“" in shown  # the passage's words, quoted
     # The source quotes the sentence the answer rests on, located in the document, not the passage's opening.
     assert "quoted chars " in shown
     assert {e["action_id"] for b in msg["blocks"] for e in b.get("elements", []) if "action_id" in e} == {
@@ -390,7 +392,7 @@ def test_slack_is_off_without_secrets(pipeline: Pipeline, caplog: pytest.LogCapt
 def test_text_conversions() -> None:
     assert plain_text(f"<@{BOT_USER}> what is <https://x.org|this> &amp; <@U123>?", BOT_USER) == "what is this & @U123?"
     assert plain_text("<@U999|bot> hi there") == "hi there"
-    assert to_mrkdwn("**Gas** <b> [docs](https://x.org) [1]") == "*Gas* &lt;b&gt; <https://x.org|docs> [1]"
+    assert to_mrkdwn("**Gas** <b> [docs](https://x.org) [1]") == "*Gas* &lt;b&gt; docs (https://x.org) [1]"
     msgs = [
         {"ts": "1.0", "user": "UH", "text": f"<@{BOT_USER}> first?"},
         {"ts": "2.0", "user": BOT_USER, "bot_id": "B1", "text": "An answer [1]."},
@@ -493,3 +495,42 @@ def test_cli_slack_status_and_socket_mode_needs_app_token(
     with pytest.raises(SystemExit) as done:
         main(["feedback"])
     assert done.value.code == 0 and "no feedback yet" in capsys.readouterr().out
+
+
+# Issue 12: hostile input ------------------------------------------------------------------------------------
+def test_a_document_cannot_put_live_links_mentions_or_markup_into_slack() -> None:
+    hostile = (
+        "Reset your password at [the HR portal](https://evil.example/login) or <https://evil.example|HR>. "
+        "<!channel> *urgent* _now_ ~gone~ `code` https://evil.example/raw"
+    )
+    passage = Passage("c1", "/srv/docs/a.md", "a.md", "*Official* <b>policy</b>", 0, len(hostile), hostile, 0.9)
+    # The model copied the document's link into its answer.
+    answer = Answer(QUESTION, "Use [the HR portal](https://evil.example/login) [1].", [(1, passage)], False, "m", 1, 1)
+    _, blocks = answer_message(answer, "answer-1")
+    mrkdwn = [b["text"] for b in blocks if b.get("text", {}).get("type") == "mrkdwn"]
+    assert mrkdwn and all(t["verbatim"] is True for t in mrkdwn)
+    everything_marked_up = json.dumps([t["text"] for t in mrkdwn])
+    assert "<http" not in everything_marked_up and "<!channel>" not in everything_marked_up
+    assert "evil.example" not in everything_marked_up.replace("the HR portal (https://evil.example/login)", "")
+    quotes = [e for b in blocks if b["type"] == "context" for e in b["elements"] if e["type"] == "plain_text"]
+    assert len(quotes) == 1 and "[the HR portal](https://evil.example/login)" in quotes[0]["text"]
+    assert "*Official* <b>policy</b>" in quotes[0]["text"]  # the document's title: words, not markup
+
+
+def test_a_signed_body_that_is_not_an_object_is_a_400(env: Env) -> None:
+    for body in (b"[1, 2]", b'"text"', b"42", b"null"):
+        r = post(env, body, "application/json")
+        assert r.status_code == 400 and r.json()["error"]["type"] == "bad_request", body
+    click = urlencode({"payload": "[1]"}).encode()
+    assert post(env, click, "application/x-www-form-urlencoded").status_code == 400
+
+
+def test_a_replayed_slash_command_is_answered_once(env: Env) -> None:
+    form = {"command": "/ask", "text": QUESTION, "user_id": "UHUMAN01", "response_url": env.slack.response_url("r1")}
+    body, ts = urlencode(form).encode(), int(time.time())
+    assert post(env, body, "application/x-www-form-urlencoded", ts=ts).status_code == 200
+    replay = post(env, body, "application/x-www-form-urlencoded", ts=ts)
+    assert replay.status_code == 409
+    env.slack.wait_for(lambda: env.slack.responses)
+    env.bot.wait_idle(20)
+    assert len(env.slack.responses) == 1

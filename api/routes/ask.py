@@ -10,32 +10,35 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_pipeline, get_settings, require_key
+from api.deps import get_pipeline, get_settings
 from api.errors import APIError
+from api.generation import GatedStream, collect_answer, gate_of
 from api.metrics import Metrics, get_metrics
 from api.routes.feedback import remember
 from api.schemas import AUTH_ERROR, LLM_ERROR_EXAMPLE, AskRequest, AskResponse, LLMErrorBody, error_example
 from api.streaming import SSE_HEADERS, in_thread, sse
 from rag.answer import AnswerFailed, Done, Message, Sources, Token, citation_dict
 from rag.config import Settings
+from rag.history import cap_history
 from rag.llm import LLMError
 from rag.pipeline import Pipeline
 
 log = logging.getLogger("api")
-router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[Depends(require_key)])
+router = APIRouter(prefix="/v1", tags=["ask"])
 
 ASK_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERROR,
     413: error_example("too_large", "question is 5012 characters; the limit is 4000 (RAG_MAX_QUESTION_CHARS)"),
+    503: {
+        "model": LLMErrorBody,
+        "description": "The LLM is unreachable (the body holds the retrieved passages), or the server is busy: "
+        "type `overloaded`, with a `Retry-After` header",
+        "content": {"application/json": {"example": LLM_ERROR_EXAMPLE}},
+    },
     422: error_example("invalid_request", "top_k: Input should be less than or equal to 20"),
     502: {
         "model": LLMErrorBody,
         "description": "The LLM answered with an error; the body holds the retrieved passages",
-    },
-    503: {
-        "model": LLMErrorBody,
-        "description": "The LLM is unreachable; the body holds the retrieved passages",
-        "content": {"application/json": {"example": LLM_ERROR_EXAMPLE}},
     },
     504: {"model": LLMErrorBody, "description": "The LLM did not answer in time (RAG_LLM_TIMEOUT)"},
 }
@@ -52,8 +55,16 @@ def check_question(question: str, history: list[Message], settings: Settings) ->
         )
     if not question.strip():
         raise APIError(422, "invalid_request", "question is empty: send the text to answer")
+    for i, m in enumerate(history):
+        if len(m.content) > settings.max_message_chars:
+            raise APIError(
+                413,
+                "too_large",
+                f"history message {i} is {len(m.content)} characters; the limit is "
+                f"{settings.max_message_chars} (RAG_MAX_MESSAGE_CHARS)",
+            )
     history = [m for m in history if m.role in ("user", "assistant") and m.content.strip()]
-    return history[-settings.max_history_messages :]
+    return cap_history(history, settings.max_history_messages, settings.max_history_chars)
 
 
 def llm_failure(e: AnswerFailed) -> APIError:
@@ -84,12 +95,16 @@ async def ask(
     metrics: Metrics = Depends(get_metrics),
 ) -> dict[str, Any]:
     history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
+    gate = gate_of(request)
+    started = await gate.acquire()
     try:
-        answer = await run_in_threadpool(pipe.answerer.ask, req.question, history, req.top_k)
+        answer = await collect_answer(request, in_thread(pipe.answerer.stream(req.question, history, req.top_k)))
     except AnswerFailed as e:
         request.state.timings = {"retrieval_ms": e.retrieval_ms}
         metrics.failed(e.error, e.retrieval_ms)
         raise llm_failure(e) from e
+    finally:
+        gate.release(started)
     request.state.timings = {"retrieval_ms": answer.retrieval_ms, "generation_ms": answer.generation_ms}
     metrics.answered(answer)
     answer_id = await run_in_threadpool(remember, request, answer)
@@ -127,6 +142,8 @@ async def ask_stream(
     metrics: Metrics = Depends(get_metrics),
 ) -> StreamingResponse:
     history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
+    gate = gate_of(request)
+    started = await gate.acquire()  # before the status line, so a full server is a 503, not a broken stream
     timings: dict[str, float] = {}
     request.state.timings = timings  # filled while streaming; the request log reads it at the end
 
@@ -168,4 +185,4 @@ async def ask_stream(
             error = {"type": "internal_error", "message": f"{type(e).__name__}: the server failed; see its log"}
             yield sse("error", {"error": {**error, "status": 500}, "passages": passages})
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return GatedStream(gate, started, events(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_pipeline, get_settings, require_key
+from api.deps import get_pipeline, get_settings
 from api.errors import APIError
+from api.generation import GatedStream, collect_answer, gate_of
 from api.metrics import Metrics, get_metrics
 from api.openai_schemas import MODEL_ID, ChatCompletion, ChatCompletionRequest, ChatMessage, ModelList, chunk
+from api.public import redact
 from api.routes.ask import ASK_ERRORS, check_question, llm_failure
 from api.streaming import SSE_HEADERS, in_thread
 from rag.answer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
@@ -31,7 +31,7 @@ from rag.pipeline import Pipeline
 from rag.retrieve import Passage
 
 log = logging.getLogger("api")
-router = APIRouter(prefix="/v1", tags=["openai-compatible"], dependencies=[Depends(require_key)])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 STARTED = int(time.time())
 SOURCES_HEADING = "\n\nSources:\n"
 CHECKED_HEADING = "\n\nChecked answer: "
@@ -102,7 +102,18 @@ def extras(answer: Answer) -> dict[str, Any]:
     "text ends with a numbered list of sources; `sources` holds them as data (on the last chunk when streaming). "
     "If the LLM fails the status is 502/503/504 with the retrieved passages; mid-stream, an OpenAI-style "
     "`error` chunk ends the stream.",
-    responses=ASK_ERRORS,
+    responses={
+        **ASK_ERRORS,
+        200: {
+            "description": "The completion; with `stream: true`, `chat.completion.chunk` events and `data: [DONE]`",
+            "content": {
+                "text/event-stream": {
+                    "example": 'data: {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": '
+                    '{"content": "Serbia "}, "finish_reason": null}], ...}\n\ndata: [DONE]\n\n',
+                }
+            },
+        },
+    },
 )
 async def chat_completions(
     req: ChatCompletionRequest,
@@ -117,13 +128,17 @@ async def chat_completions(
     created = int(time.time())
     timings: dict[str, float] = {}
     request.state.timings = timings
+    gate = gate_of(request)
+    started = await gate.acquire()
     if not req.stream:
         try:
-            answer = await run_in_threadpool(pipe.answerer.ask, question, history, req.top_k)
+            answer = await collect_answer(request, in_thread(pipe.answerer.stream(question, history, req.top_k)))
         except AnswerFailed as e:
             timings["retrieval_ms"] = e.retrieval_ms
             metrics.failed(e.error, e.retrieval_ms)
             raise llm_failure(e) from e
+        finally:
+            gate.release(started)
         timings.update(retrieval_ms=answer.retrieval_ms, generation_ms=answer.generation_ms)
         metrics.answered(answer)
         return {
@@ -152,9 +167,12 @@ async def chat_completions(
                 timings["retrieval_ms"] = ev.retrieval_ms
             else:
                 break
-    except AnswerFailed as e:
-        metrics.failed(e.error, e.retrieval_ms)
-        raise llm_failure(e) from e
+    except BaseException as e:  # the slot goes back whatever happened: the stream that would return it never starts
+        gate.release(started)
+        if isinstance(e, AnswerFailed):
+            metrics.failed(e.error, e.retrieval_ms)
+            raise llm_failure(e) from e
+        raise
 
     def counted(ev: Event) -> Event:
         if isinstance(ev, Done):
@@ -163,7 +181,7 @@ async def chat_completions(
 
     async def body() -> AsyncIterator[str]:
         def data(obj: dict[str, Any]) -> str:
-            return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+            return f"data: {json.dumps(redact(obj), ensure_ascii=False)}\n\n"
 
         streamed: list[str] = []
         yield data(chunk(completion_id, created, {"role": "assistant", "content": ""}))
@@ -185,7 +203,7 @@ async def chat_completions(
             return
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return GatedStream(gate, started, body(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def _translate(

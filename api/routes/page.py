@@ -49,5 +49,5 @@ async def static_file(name: str) -> FileResponse:
     return FileResponse(
         path,
         media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+        headers=PAGE_HEADERS,  # the page itself is reachable here too (/static/index.html): same policy
     )

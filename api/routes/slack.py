@@ -66,12 +66,20 @@ async def slack_events(request: Request) -> Response:
         return unauthorized("bad signature or timestamp older than 5 minutes")
     bot: SlackBot = request.app.state.slack
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        # A signed command or click can be captured and sent again within the 5 minutes the timestamp allows;
+        # Slack never retries these, so a signature seen before is a replay. (Events are retried by Slack and
+        # are answered once by their event_id instead.)
+        if not await run_in_threadpool(bot.seen.claim, "sig:" + request.headers.get("x-slack-signature", "")):
+            log.warning("Slack request refused: a replay of a command or click already handled")
+            return JSONResponse(error_body("conflict", "this signed request was already handled (a replay)"), 409)
+        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         if "payload" in form:  # a button click
             try:
                 payload = json.loads(form["payload"])
             except ValueError:
                 return JSONResponse(error_body("bad_request", "the 'payload' field is not JSON"), 400)
+            if not isinstance(payload, dict):
+                return JSONResponse(error_body("bad_request", "the 'payload' field is not a JSON object"), 400)
             await run_in_threadpool(bot.handle_action, payload)
             return Response(status_code=200)
         if "command" in form:
@@ -81,6 +89,8 @@ async def slack_events(request: Request) -> Response:
         data = json.loads(body)
     except ValueError:
         return JSONResponse(error_body("bad_request", "the body is neither JSON nor a form"), 400)
+    if not isinstance(data, dict):
+        return JSONResponse(error_body("bad_request", "the JSON body is not an object"), 400)
     if data.get("type") == "url_verification":
         return JSONResponse({"challenge": data.get("challenge", "")})
     if data.get("type") == "event_callback":

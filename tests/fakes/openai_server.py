@@ -71,6 +71,8 @@ class FakeOpenAI:
         self.delay = 0.0
         self.token_delay = 0.0  # seconds between streamed pieces, to watch a surface stream
         self.reject_response_format = False  # answer 400 to a request with a JSON schema, as some servers do
+        self.abandoned = 0  # streams whose client hung up before the end
+        self.pings = 0  # GET requests (model list): what a readiness check costs
         self.model = "fake-model"
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -93,6 +95,7 @@ class FakeOpenAI:
     def reset(self) -> None:
         self.reply, self.status, self.delay, self.token_delay = default_reply, None, 0.0, 0.0
         self.reject_response_format = False
+        self.abandoned = 0
         self.requests.clear()
 
     def text_for(self, body: dict[str, Any]) -> str:
@@ -119,6 +122,7 @@ class FakeOpenAI:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                fake.pings += 1
                 if fake.status:
                     return self._json(fake.status, {"error": {"message": "scripted failure"}})
                 if self.path.rstrip("/").endswith("/models"):
@@ -163,8 +167,13 @@ class FakeOpenAI:
                         "model": fake.model,
                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
                     }
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                    self.wfile.flush()
+                    try:
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                    except OSError:  # the client closed the stream: like llama.cpp, stop generating
+                        fake.abandoned += 1
+                        self.close_connection = True
+                        return
                     if fake.token_delay:
                         time.sleep(fake.token_delay)
                 end = {
