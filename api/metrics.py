@@ -34,9 +34,8 @@ def outcome(answer: Answer) -> str:
         return "answered"
     if not answer.passages:
         return "no_passages"
-    # A model's own refusal keeps no citations to remove; an answer withheld by the check usually had some.
-    # (A withheld answer that cited nothing at all is counted as refused: the Answer does not tell them apart.)
-    return "withheld" if any(answer.removed_citations.values()) else "refused"
+    # The answer step records why it withheld an answer in `checks`; a model's own refusal has no such entry.
+    return "withheld" if answer.checks.get("withheld") else "refused"
 
 
 def llm_cause(error: LLMError) -> str:

@@ -112,7 +112,10 @@ def test_office_files_are_ingested_and_cited_by_slide_and_sheet(tmp_path: Path, 
     )
     write_xlsx(
         docs / "expenses.xlsx",
-        {"Rent": [["office", "monthly"], ["Vienna", 2100]], "Travel": [["journey", "euros"], ["Baku conference", 830]]},
+        {
+            "Rent": [["office", "monthly rent"], ["Vienna", 2100]],
+            "Travel": [["journey", "cost"], ["The Baku conference journey cost 830 euros.", 830]],
+        },
     )
     out = rag(["ingest", str(docs)], data, fake_llm)
     assert out.returncode == 0, out.stderr
