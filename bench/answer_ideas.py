@@ -5,8 +5,9 @@ answer step as it was before the evidence-first design and the naive pipeline, t
 JSON is already in bench/results/answers/ is read, not rerun (use --rerun NAME to run it again). Prints the
 README's table and writes bench/results/answers/table.json.
 
-    python bench/answer_ideas.py --limit 80                # every row (an hour or more with the local model)
-    python bench/answer_ideas.py --limit 80 --only default # one row
+    python bench/answer_ideas.py                            # the table from the results at hand
+    python bench/answer_ideas.py --run --limit 40           # also run the rows that have no results yet
+    python bench/answer_ideas.py --rerun default            # one row again
 """
 
 from __future__ import annotations
@@ -23,12 +24,40 @@ RESULTS = ROOT / "bench" / "results" / "answers"
 DATA = ROOT.parent / "shared" / "evaldata" / "cmu-qa"
 
 # name, what it is, pipeline, settings changed from the defaults, kept?
-IDEAS: list[tuple[str, str, str, dict[str, str], str]] = [
-    ("today", "before: free-text answer, sentence support check (f117726)", "default", {}, "replaced"),
+IDEAS: list[tuple[str, str, str, dict[str, str] | None, str]] = [
+    # env None: a run of earlier code, kept as its JSON; it cannot be rerun by settings.
+    ("today", "before (f117726): free-text answer, sentence support check", "default", None, "replaced"),
     ("naive", "naive: dense top-4 ~1,000-char passages, classic prompt, no checks", "naive", {}, "peer"),
-    ("default", "evidence first (quote, then answer), JSON schema, all checks", "default", {}, "kept"),
-    ("no-schema", "the same without the JSON schema (plain-text reply)", "default", {"RAG_ANSWER_SCHEMA": "false"}, ""),
-    ("top3", "3 passages instead of 5", "default", {"RAG_TOP_K": "3"}, ""),
+    (
+        "default-first-try",
+        "evidence first, first try: the prompt asked for Yes/No; entailment on every answer",
+        "default",
+        None,
+        "replaced",
+    ),
+    (
+        "default-second-try",
+        "second try: no Yes/No line; a yes/no opened by the quoted sentence asked alone, overriding the model",
+        "default",
+        None,
+        "replaced",
+    ),
+    (
+        "default",
+        "**default**: evidence first, JSON schema, quote located, names + lexical + entailment checks, "
+        "a yes/no the quoted sentence contradicts is withheld, one retry after a refusal",
+        "default",
+        {},
+        "**kept**",
+    ),
+    (
+        "no-schema",
+        "the default without the JSON schema (plain-text Quote:/Answer:)",
+        "default",
+        {"RAG_ANSWER_SCHEMA": "false"},
+        "",
+    ),
+    ("top3", "the default with 3 passages instead of 5", "default", {"RAG_TOP_K": "3"}, ""),
 ]
 
 # Rows computed from the default run's own record (every check runs and is recorded, and so is the model's
@@ -169,6 +198,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=80)
     ap.add_argument("--only", nargs="*", help="run/show only these rows")
     ap.add_argument("--rerun", nargs="*", default=[], help="run these rows again even if their JSON exists")
+    ap.add_argument("--run", action="store_true", help="run the rows that have no results yet")
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
