@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,7 @@ ABLATIONS: list[tuple[str, str, str]] = [
     ("no-entailment", "without the entailment check", "entailment ignored"),
     ("no-names", "without the question-names check", "names ignored"),
     ("no-lexical", "without the lexical check", "lexical ignored"),
+    ("no-yes-no-settle", "a yes/no the quoted sentence contradicts kept as the model wrote it", "settle ignored"),
     ("no-checks", "no support checks at all (quote located only)", "names, lexical, entailment ignored"),
     ("no-quote-check", "nothing checked: the model's draft shown whenever it answered", "all ignored"),
 ]
@@ -126,7 +128,8 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         lines.append(
             f"| {r['what']} | {r['open_correct']} | {r['open_f1']:.3f} | {r['open_refused']} | {r['yesno_correct']} | "
-            f"{r['unanswerable_refused']} | {pct(r['citation_precision'])} | {r['p50_s']:.1f} | {r['kept']} |"
+            f"{r['unanswerable_refused']} | {pct(r['citation_precision'])} | "
+            f"{'–' if r['p50_s'] is None else format(r['p50_s'], '.1f')} | {r['kept']} |"
         )
     return "\n".join(lines)
 
@@ -149,11 +152,18 @@ def ablate(result: dict, name: str, min_lexical: float = 0.5) -> dict:
                 "no-entailment": {"quote_does_not_state_answer"},
                 "no-names": {"question_names_not_in_passage"},
                 "no-lexical": {"answer_not_in_passage"},
-                "no-checks": {"quote_does_not_state_answer", "question_names_not_in_passage", "answer_not_in_passage"},
+                "no-yes-no-settle": {"quote_does_not_settle_yes_no"},
+                "no-checks": {
+                    "quote_does_not_state_answer",
+                    "question_names_not_in_passage",
+                    "answer_not_in_passage",
+                    "quote_does_not_settle_yes_no",
+                },
                 "no-quote-check": {
                     "quote_does_not_state_answer",
                     "question_names_not_in_passage",
                     "answer_not_in_passage",
+                    "quote_does_not_settle_yes_no",
                     "quote_not_found",
                 },
             }.get(name, set())
@@ -166,6 +176,9 @@ def ablate(result: dict, name: str, min_lexical: float = 0.5) -> dict:
                 failed.add("quote_does_not_state_answer")
             if c.get("withheld") == "quote_not_found":
                 failed.add("quote_not_found")
+            lead = re.match(r"\W*(yes|no)\b", c.get("draft", ""), re.I)
+            if c.get("polarity") and lead and lead.group(1).lower() != c["polarity"]:
+                failed.add("quote_does_not_settle_yes_no")
             if failed and failed <= ignore:
                 refused, text = False, c["draft"]
                 passage = c.get("passage")
@@ -206,20 +219,21 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         path = RESULTS / f"{name}.json"
-        if name == "today" and not path.exists():
-            print("today: measured on the code before this change (see the README); no JSON here", file=sys.stderr)
+        if path.exists() and name not in args.rerun:
+            result = json.loads(path.read_text())
+        elif env is not None and (args.run or name in args.rerun):
+            result = run(name, pipeline, env, args.limit)
+        else:
+            print(f"{name}: no results in {path} (--run runs the rows settings can rebuild)", file=sys.stderr)
             continue
-        result = (
-            json.loads(path.read_text())
-            if path.exists() and name not in args.rerun
-            else run(name, pipeline, env, args.limit)
-        )
         rows.append(row(name, what, kept, result))
     default = RESULTS / "default.json"
     if default.exists() and not args.only:
         base = json.loads(default.read_text())
         for name, what, _ in ABLATIONS:
-            rows.append(row(name, f"{what} (from the default run's record)", "", ablate(base, name)))
+            r = row(name, f"{what} (from the default run's record)", "no", ablate(base, name))
+            r["p50_s"] = None  # the same replies: their time is the default's, less the checks left out
+            rows.append(r)
     print(table(rows))
     (RESULTS / "table.json").write_text(json.dumps(rows, indent=1) + "\n")
 
