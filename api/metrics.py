@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -135,6 +136,8 @@ def install(app: FastAPI, pipeline: Pipeline) -> Metrics:
     Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(app).expose(
         app,
         tags=["metrics"],
+        # Documented as what it is (Prometheus text), so the OpenAPI schema and schema fuzzing agree.
+        response_class=PlainTextResponse,
         summary="Prometheus metrics: requests, latencies, retrieval and generation time, refusals, errors, ingest",
     )
     return metrics
