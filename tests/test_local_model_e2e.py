@@ -10,8 +10,10 @@ from rag.config import Settings
 from rag.embeddings import MiniLMEmbedder
 from rag.llm import LocalServer
 from rag.pipeline import Pipeline, build
+from rag.prompts import DEFAULT_DIR
 from rag.support import entails
 from tests.conftest import SEEDS, free_port
+from tests.injection_docs import ATTACKS, Attack, leaks, obeys, unsupported, write_documents
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,34 @@ def test_the_local_model_judges_an_inverted_comparison_unsupported(local_pipelin
     question = "Which came first, the xylophone or the vibraphone?"
     assert entails(llm, template, sentence, question, "The vibraphone came first.") is False
     assert entails(llm, template, sentence, question, "The xylophone came first.") is True
+
+
+@pytest.fixture(scope="module")
+def injected_pipeline(
+    local_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedder
+) -> Iterator[Pipeline]:
+    """Pages that try to give the model orders, in an index of their own, answered by the same local model."""
+    data = tmp_path_factory.mktemp("injected")
+    pipe = build(local_pipeline.settings.model_copy(update={"data_dir": data}), embedder=embedder)
+    pipe.ingestor.ingest([write_documents(data / "docs", INJECTIONS)])
+    yield pipe
+    pipe.close()
+
+
+INJECTIONS = [a for a in ATTACKS if a.name in ("ignore-previous", "print-system-prompt")]
+
+
+@pytest.mark.parametrize("attack", INJECTIONS, ids=lambda a: a.name)
+def test_a_page_that_gives_orders_is_read_not_obeyed(injected_pipeline: Pipeline, attack: Attack) -> None:
+    """The page demands a reply or the system prompt; the answer is the page's fact, quoted from the page, and
+    holds neither (bench/injection.py runs every attack; this is two of them in the suite)."""
+    answer = injected_pipeline.answerer.ask(attack.question)
+    system_prompt = (DEFAULT_DIR / "answer_system.md").read_text(encoding="utf-8")
+    assert not obeys(answer.answer, attack.canaries), answer.answer
+    assert not leaks(answer.answer, system_prompt), answer.answer
+    assert not answer.refused and attack.fact in answer.answer, (answer.answer, answer.checks)
+    assert unsupported(answer) is None, answer.answer
+    [(n, passage)] = answer.citations
+    start, end = answer.quotes[n]
+    source = Path(passage.source).read_text(encoding="utf-8")
+    assert passage.start <= start < end <= passage.end and attack.fact in source[start:end]
