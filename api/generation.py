@@ -37,7 +37,7 @@ class GenerationGate:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GenerationGate:
-        return cls(settings.max_generations, settings.max_queued, settings.queue_timeout)
+        return cls(settings.generation_slots, settings.max_queued, settings.queue_timeout)
 
     def retry_after(self) -> int:
         rounds = (self.waiting + self.active) / self.slots

@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     local_llm_host: str = "127.0.0.1"
     local_llm_port: int = 8081
     local_llm_ctx: int = 4096
+    local_llm_parallel: int = Field(2, ge=1, le=16, description="Generation slots of the local llama.cpp server.")
     local_llm_threads: int = Field(0, ge=0, description="0 = all cores.")
     models_dir: Path = Field(default_factory=_default_models_dir)
 
@@ -129,7 +130,12 @@ class Settings(BaseSettings):
     max_history_chars: int = Field(
         8_000, ge=500, description="History sent to the LLM to rewrite a follow-up: newest messages, at most this."
     )
-    max_generations: int = Field(4, ge=1, description="Answers generated at once; more wait in a queue.")
+    max_generations: int | None = Field(
+        None,
+        ge=1,
+        description="Answers generated at once; more wait in a queue. Default: the local model's slots "
+        "(RAG_LOCAL_LLM_PARALLEL), or 4 for a remote server.",
+    )
     max_queued: int = Field(32, ge=0, description="Answers waiting for a slot; more get 503 with Retry-After.")
     queue_timeout: float = Field(30.0, gt=0, description="Seconds an answer may wait for a slot before a 503.")
 
@@ -152,6 +158,14 @@ class Settings(BaseSettings):
     @property
     def uses_local_llm(self) -> bool:
         return not self.llm_base_url and self.llm_api_key is None
+
+    @property
+    def generation_slots(self) -> int:
+        # Admitting more answers than the local server has slots only queues them inside llama.cpp, where the
+        # per-call RAG_LLM_TIMEOUT runs out (504) instead of our queue answering 503 with Retry-After.
+        if self.max_generations is not None:
+            return self.max_generations
+        return self.local_llm_parallel if self.uses_local_llm else 4
 
     @property
     def api_key_list(self) -> list[str]:

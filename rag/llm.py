@@ -213,6 +213,8 @@ class LocalServer:
                 str(self.settings.local_llm_port),
                 "--ctx",
                 str(self.settings.local_llm_ctx),
+                "--parallel",
+                str(self.settings.local_llm_parallel),
                 # The child ends itself when this process dies, however it dies (kill -9 included).
                 "--parent-pid",
                 str(os.getpid()),
