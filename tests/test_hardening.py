@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag.config import Settings
 from rag.pipeline import Pipeline
 from tests.api_support import QUESTION, serve_api
 from tests.conftest import SEEDS
@@ -124,6 +125,17 @@ def test_a_full_server_says_503_with_retry_after_at_once_and_keeps_serving_reads
     for status, seconds, headers in results:
         if status == 503:
             assert seconds < 2.0 and int(headers["retry-after"]) >= 1  # at once, not after an answer's 3 s
+
+
+def test_answers_admitted_at_once_default_to_the_local_models_slots() -> None:
+    """More admitted answers than llama.cpp has slots would queue inside it until the per-call timeout (504);
+    by default the gate admits as many as the local server runs, and 4 for a remote server."""
+    local = Settings(_env_file=None, llm_base_url=None, llm_api_key=None)  # type: ignore[call-arg]
+    assert local.uses_local_llm and local.generation_slots == local.local_llm_parallel == 2
+    assert Settings(_env_file=None, llm_base_url=None, llm_api_key=None, local_llm_parallel=3).generation_slots == 3  # type: ignore[call-arg]
+    remote = Settings(_env_file=None, llm_base_url="http://127.0.0.1:9/v1", llm_api_key="k")  # type: ignore[call-arg]
+    assert remote.generation_slots == 4
+    assert Settings(_env_file=None, max_generations=7).generation_slots == 7  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("endpoint", ["/v1/ask", "/v1/chat/completions"])
