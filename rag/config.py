@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="Use a Chroma server (e.g. http://127.0.0.1:8001) instead of files on disk."
     )
+    database_url: str | None = Field(
+        None,
+        description="postgresql://… : keep the keyword index, manifest, writer lock and uploaded originals in this "
+        "shared database (with RAG_CHROMA_URL for the vectors), so several replicas can serve one index.",
+    )
     prompts_dir: Path | None = Field(
         None, description="Read the prompt templates from this folder instead of the ones installed with seedrag."
     )

@@ -137,21 +137,28 @@ class Ingestor:
             got = (preread or {}).get(str(path.resolve()))
             read.append(got if got is not None else self.read(path))
         with self.lock:
-            plans = []
-            for item in read:
-                plan_or_result = self._plan(item)
-                if isinstance(plan_or_result, FileResult):
-                    report.results.append(plan_or_result)
-                    if plan_or_result.status == "skipped":
-                        log.warning("skipped %s: %s", plan_or_result.source, plan_or_result.reason)
-                else:
-                    plans.append(plan_or_result)
-            report.results.extend(self._embed_and_store(plans, progress))
+            report.results.extend(self.index(read, progress))
             if prune:
                 report.results.extend(self._prune(paths, {str(f.resolve()) for f in files}))
         report.seconds = time.perf_counter() - started
         log.info("ingest: %s", report.summary())
         return report
+
+    def index(self, read: list[Document | FileResult], progress: bool = False) -> list[FileResult]:
+        """Index documents already read (by `read()`), under the writer lock; one result per item."""
+        results: list[FileResult] = []
+        with self.lock:
+            plans = []
+            for item in read:
+                plan_or_result = self._plan(item)
+                if isinstance(plan_or_result, FileResult):
+                    results.append(plan_or_result)
+                    if plan_or_result.status == "skipped":
+                        log.warning("skipped %s: %s", plan_or_result.source, plan_or_result.reason)
+                else:
+                    plans.append(plan_or_result)
+            results.extend(self._embed_and_store(plans, progress))
+        return results
 
     def read(self, path: Path, source: str | None = None) -> Document | FileResult:
         """One file's Document, or why it is skipped; `unchanged` without parsing when its bytes are indexed."""

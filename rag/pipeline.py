@@ -14,6 +14,7 @@ from rag.ingest import Ingestor
 from rag.keyword import KeywordIndex
 from rag.llm import LLM, make_llm
 from rag.locking import WriterLock
+from rag.originals import Originals, make_originals
 from rag.prompts import DEFAULT_DIR, Prompts
 from rag.rerank import make_reranker
 from rag.retrieve import Retriever
@@ -30,6 +31,7 @@ class Pipeline:
     ingestor: Ingestor
     retriever: Retriever
     answerer: Answerer
+    originals: Originals
 
     def close(self) -> None:
         self.ingestor.close()
@@ -67,4 +69,4 @@ def build(
         retry_refusals=settings.answer_retry_refusals,
     )
     answerer = Answerer(retriever, llm, Prompts.load(prompts_dir or settings.prompts_dir or DEFAULT_DIR), options)
-    return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)
+    return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer, make_originals(settings))
