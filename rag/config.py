@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="Use a Chroma server (e.g. http://127.0.0.1:8001) instead of files on disk."
     )
+    database_url: str | None = Field(
+        None,
+        description="Keep the keyword index, document manifest and writer lock in this PostgreSQL "
+        "(postgresql://user:pass@host:5432/db), shared by every replica; needs RAG_CHROMA_URL too.",
+    )
     prompts_dir: Path | None = Field(
         None, description="Read the prompt templates from this folder instead of the ones installed with seedrag."
     )
