@@ -30,8 +30,8 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="postgresql://… : keep the keyword index, manifest, writer lock and uploaded originals in this "
-        "shared database (with RAG_CHROMA_URL for the vectors), so several replicas can serve one index.",
+        description="Keep the keyword index, document manifest, writer lock and uploaded originals in this PostgreSQL "
+        "(postgresql://user:pass@host:5432/db), shared by every replica; needs RAG_CHROMA_URL too.",
     )
     prompts_dir: Path | None = Field(
         None, description="Read the prompt templates from this folder instead of the ones installed with seedrag."

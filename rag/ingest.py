@@ -24,8 +24,8 @@ from rag.chunking import Span, chunk_text
 from rag.config import Settings
 from rag.documents import Document, LoadError, walk
 from rag.embeddings import Embedder
-from rag.keyword import KeywordIndex
-from rag.locking import WriterLock
+from rag.keyword import KeywordStore
+from rag.locking import IndexLock, WriterLock
 from rag.reader import Reader
 from rag.store import VectorStore
 from rag.tokens import encoding
@@ -96,8 +96,8 @@ class Ingestor:
         settings: Settings,
         embedder: Embedder,
         vectors: VectorStore,
-        keywords: KeywordIndex,
-        lock: WriterLock | None = None,
+        keywords: KeywordStore,
+        lock: IndexLock | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -178,6 +178,7 @@ class Ingestor:
 
     def close(self) -> None:
         self.reader.close()
+        self.lock.close()
 
     def remove(self, source: str) -> FileResult:
         with self.lock:

@@ -151,11 +151,11 @@ class PostgresOriginals:
             conn.execute(_SCHEMA)
 
     def _connect(self) -> Any:
-        import psycopg
+        from rag.pg_index import connect
 
         # A connection per call: uploads and downloads are rare, and nothing is held open across a restart
         # of the database.
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        return connect(self.url)
 
     def source(self, name: str) -> str:
         # Not a path on any machine: the same document whichever replica took the upload.
