@@ -13,10 +13,12 @@ from chromadb.config import Settings as ChromaSettings
 
 from rag.config import Settings
 from rag.embeddings import Embedder, MiniLMEmbedder
+from rag.evaluate import evaluate, load_beir
 from rag.locking import AdvisoryLock
 from rag.pg_index import PgKeywordIndex
 from rag.pipeline import Pipeline, build
 from rag.store import StoreUnavailable
+from tests.test_eval import TINY
 from tests.test_keyword_sync import FailingEmbedder, _docs, chroma_ids, topics, write
 
 
@@ -117,3 +119,22 @@ def test_interrupted_ingest_on_the_shared_backend_is_completed_by_the_next(
     assert_in_step(again)
     assert again.vectors.count() == total and report.embedded == total - len(stored)
     again.close()
+
+
+def test_rag_eval_ranks_the_same_with_the_keyword_side_in_postgres(
+    settings: Settings, embedder: MiniLMEmbedder, postgres_url: str, tmp_path: Path
+) -> None:
+    data = load_beir(TINY, "test")
+    for mode in ("keyword", "hybrid"):
+        mode_settings = settings.model_copy(update={"retrieval_mode": mode})
+        lite = evaluate(data, mode_settings, embedder, progress=False)
+        pg = evaluate(data, mode_settings.model_copy(update={"database_url": postgres_url}), embedder, progress=False)
+        assert pg.run == lite.run and pg.metrics == lite.metrics, mode
+        assert pg.index["chunks_embedded"] == 0, "the vectors on disk are the SQLite run's, reused"
+
+    # The eval's vectors gone with its data dir (here: another, empty one), PostgreSQL still holding its manifest:
+    # embedded afresh rather than taken as unchanged.
+    fresh = settings.model_copy(update={"database_url": postgres_url, "data_dir": tmp_path / "elsewhere"})
+    again = evaluate(data, fresh, embedder, progress=False)
+    assert again.index["chunks_embedded"] == again.index["chunks"] == 10
+    assert again.metrics["ndcg@10"] == 1.0
