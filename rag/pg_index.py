@@ -108,23 +108,22 @@ SELECT term FROM t WHERE df <= 0
 # column weights over the phrase's occurrences and D is the row's length in tokens. A phrase given twice counts
 # twice (`times`). Ties go to the chunk added first, as FTS5 returns rows in rowid order.
 _SEARCH = """
-WITH s AS (
-    SELECT n_chunks::float8 AS n, n_tokens::float8 / greatest(n_chunks, 1) AS avgdl
-    FROM rag_collections WHERE id = %(c)s
-), q AS (
-    SELECT d.term, u.times * (CASE WHEN x.idf > 0 THEN x.idf ELSE 1e-6::float8 END) AS idf
+WITH q AS MATERIALIZED (
+    SELECT d.term, u.times * (CASE WHEN x.idf > 0 THEN x.idf ELSE 1e-6::float8 END) AS idf, s.avgdl
     FROM unnest(%(terms)s::text[], %(times)s::int[]) AS u(term, times)
     JOIN rag_terms d ON d.term = u.term COLLATE "C"
-    CROSS JOIN s
+    CROSS JOIN (
+        SELECT n_chunks::float8 AS n, n_tokens::float8 / greatest(n_chunks, 1) AS avgdl
+        FROM rag_collections WHERE id = %(c)s
+    ) s
     CROSS JOIN LATERAL (SELECT ln((s.n - d.df + 0.5::float8) / (d.df + 0.5::float8)) AS idf) x
     WHERE d.collection = %(c)s AND d.term = ANY(%(terms)s) AND d.df > 0
 ), top AS (
-    SELECT p.chunk, sum(q.idf * (f.freq * 2.2::float8) / (f.freq + 1.2::float8 * (0.25::float8 + 0.75::float8
-        * p.length / s.avgdl))) AS score
-    FROM q JOIN rag_postings p ON p.term = q.term
-    CROSS JOIN s
-    CROSS JOIN LATERAL (SELECT p.in_title * %(w)s::float8 + p.in_text AS freq) f
-    WHERE p.collection = %(c)s AND p.term = ANY(%(terms)s)
+    SELECT p.chunk, sum(
+        q.idf * ((p.in_title * %(w)s::float8 + p.in_text) * 2.2::float8)
+        / ((p.in_title * %(w)s::float8 + p.in_text) + 1.2::float8 * (0.25::float8 + 0.75::float8 * p.length / q.avgdl))
+    ) AS score
+    FROM q JOIN rag_postings p ON p.collection = %(c)s AND p.term = q.term
     GROUP BY p.chunk ORDER BY score DESC, p.chunk LIMIT %(limit)s
 )
 SELECT c.chunk_id, top.score FROM top JOIN rag_chunks c ON c.id = top.chunk ORDER BY top.score DESC, top.chunk
