@@ -113,3 +113,30 @@ def test_reentrant_in_a_thread_and_exclusive_between_threads(postgres_url: str) 
     proc.kill()
     proc.wait()
     lock.close()
+
+
+def test_a_lock_connection_the_server_dropped_is_replaced(postgres_url: str) -> None:
+    import psycopg
+
+    lock = AdvisoryLock(postgres_url, "books")
+    with lock:
+        pass
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    with lock:  # the idle connection is found dead and replaced, once
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, postgres_url, "books"],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        time.sleep(1.0)
+        assert proc.poll() is None
+        proc.kill()
+        proc.wait()
+        assert proc.stdout is not None and proc.stdout.read() == "", "another process took a held lock"
+    lock.close()
