@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -187,6 +188,8 @@ class Settings(BaseSettings):
                 value = "****" + value.get_secret_value()[-4:] if value.get_secret_value() else ""
             elif name in ("api_keys", "admin_keys") and value:
                 value = f"<{len([k for k in value.split(',') if k.strip()])} key(s)>"
+            elif name == "database_url" and value:
+                value = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", value)  # the password, if the URL carries one
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value

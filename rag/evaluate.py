@@ -185,6 +185,11 @@ def build_index(data: BeirData, settings: Settings, embedder: Embedder, progress
     # (RAG_DATABASE_URL): the index is this run's own, and only the keyword side differs between backends.
     chroma = make_chroma_client(esettings) if esettings.database_url else None
     pipe = build(esettings, embedder=embedder, chroma_client=chroma)
+    if chroma is not None and pipe.vectors.count() == 0:
+        # The vectors went with a deleted data dir while PostgreSQL kept the manifest: forget it, or every
+        # file would count as unchanged and never be embedded again.
+        for record in pipe.keywords.records():
+            pipe.ingestor.remove(record.source)
     report = pipe.ingestor.ingest([folder], prune=True, progress=progress)
     return EvalIndex(pipe, doc_of, report, folder)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import threading
 import time
 from collections import Counter
@@ -27,8 +26,6 @@ from rag.terms import tokens
 
 log = logging.getLogger(__name__)
 
-K1, B = 1.2, 0.75  # FTS5's bm25() constants
-IDF_FLOOR = 1e-6  # FTS5 clamps an idf <= 0 (a term in more than half of the rows) to this
 
 # `term` sorts bytewise (COLLATE "C"): a btree over stems needs no locale, and compares faster without one.
 _SCHEMA = """
@@ -61,23 +58,76 @@ CREATE TABLE IF NOT EXISTS rag_terms (
 # (a unique violation on pg_type); this transaction-level advisory lock makes the second one wait instead.
 SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"seedrag schema").digest()[:8], "big", signed=True)
 
+# Each write is one statement (data-modifying CTEs): one round trip, and atomic in autocommit mode.
+_ADD = """
+WITH c AS (
+    INSERT INTO rag_chunks (collection, chunk_id, source, length)
+    SELECT %(c)s, u.cid, %(source)s, u.len
+    FROM unnest(%(cids)s::text[], %(lens)s::int[]) WITH ORDINALITY AS u(cid, len, n) ORDER BY u.n
+    ON CONFLICT (collection, chunk_id) DO NOTHING
+    RETURNING id, chunk_id, length
+), p AS (
+    INSERT INTO rag_postings (collection, term, chunk, in_title, in_text, length)
+    SELECT %(c)s, u.term, c.id, u.in_title, u.in_text, c.length
+    FROM unnest(%(p_cid)s::text[], %(p_term)s::text[], %(p_title)s::int[], %(p_text)s::int[])
+        AS u(cid, term, in_title, in_text)
+    JOIN c ON c.chunk_id = u.cid
+    RETURNING term
+), t AS (
+    -- one order for every writer: concurrent upserts of the same rows cannot deadlock
+    INSERT INTO rag_terms (collection, term, df) SELECT %(c)s, term, count(*) FROM p GROUP BY term ORDER BY term
+    ON CONFLICT (collection, term) DO UPDATE SET df = rag_terms.df + EXCLUDED.df
+)
+UPDATE rag_collections
+SET n_chunks = n_chunks + (SELECT count(*) FROM c), n_tokens = n_tokens + (SELECT coalesce(sum(length), 0) FROM c)
+WHERE id = %(c)s
+"""
+
+# Counts are decremented by an upsert of negative counts, which probes the primary key term by term: a join
+# would be planned from the table's statistics, and those lag behind a fast-growing index. A term whose count
+# reaches 0 is returned and removed by a second statement (if that never runs, `df > 0` hides the row anyway).
+_DELETE = """
+WITH c AS (
+    DELETE FROM rag_chunks WHERE collection = %(c)s AND chunk_id = ANY(%(ids)s) RETURNING id, length
+), p AS (
+    DELETE FROM rag_postings WHERE chunk = ANY(ARRAY(SELECT id FROM c)) RETURNING term
+), t AS (
+    INSERT INTO rag_terms (collection, term, df) SELECT %(c)s, term, -count(*) FROM p GROUP BY term ORDER BY term
+    ON CONFLICT (collection, term) DO UPDATE SET df = rag_terms.df + EXCLUDED.df
+    RETURNING term, df
+), n AS (
+    UPDATE rag_collections
+    SET n_chunks = n_chunks - (SELECT count(*) FROM c), n_tokens = n_tokens - (SELECT coalesce(sum(length), 0) FROM c)
+    WHERE id = %(c)s
+)
+SELECT term FROM t WHERE df <= 0
+"""
+
+# BM25 as fts5_aux.c's fts5Bm25Function computes it: idf = ln((N - n + 0.5) / (n + 0.5)), clamped to 1e-6 when
+# <= 0; score = sum over phrases of idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl)), where f sums the
+# column weights over the phrase's occurrences and D is the row's length in tokens. A phrase given twice counts
+# twice (`times`). Ties go to the chunk added first, as FTS5 returns rows in rowid order.
 _SEARCH = """
-WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(idf)s::float8[]) AS q(term, idf)),
-top AS (
-    SELECT p.chunk, sum(q.idf * f.freq * %(k1p1)s / (f.freq + %(k1)s * (%(one_b)s + %(b)s * p.length / %(avgdl)s)))
-        AS score
-    FROM q JOIN rag_postings p ON p.collection = %(c)s AND p.term = q.term COLLATE "C"
-    CROSS JOIN LATERAL (SELECT p.in_title * %(w)s::float8 + p.in_text AS freq) f
+WITH q AS MATERIALIZED (
+    SELECT d.term, u.times * (CASE WHEN x.idf > 0 THEN x.idf ELSE 1e-6::float8 END) AS idf, s.avgdl
+    FROM unnest(%(terms)s::text[], %(times)s::int[]) AS u(term, times)
+    JOIN rag_terms d ON d.term = u.term COLLATE "C"
+    CROSS JOIN (
+        SELECT n_chunks::float8 AS n, n_tokens::float8 / greatest(n_chunks, 1) AS avgdl
+        FROM rag_collections WHERE id = %(c)s
+    ) s
+    CROSS JOIN LATERAL (SELECT ln((s.n - d.df + 0.5::float8) / (d.df + 0.5::float8)) AS idf) x
+    WHERE d.collection = %(c)s AND d.term = ANY(%(terms)s) AND d.df > 0
+), top AS (
+    SELECT p.chunk, sum(
+        q.idf * ((p.in_title * %(w)s::float8 + p.in_text) * 2.2::float8)
+        / ((p.in_title * %(w)s::float8 + p.in_text) + 1.2::float8 * (0.25::float8 + 0.75::float8 * p.length / q.avgdl))
+    ) AS score
+    FROM q JOIN rag_postings p ON p.collection = %(c)s AND p.term = q.term
     GROUP BY p.chunk ORDER BY score DESC, p.chunk LIMIT %(limit)s
 )
 SELECT c.chunk_id, top.score FROM top JOIN rag_chunks c ON c.id = top.chunk ORDER BY top.score DESC, top.chunk
 """
-
-
-def idf(n: int, df: int) -> float:
-    """A term's idf as fts5_aux.c computes it, in n rows of which df hold it."""
-    x = math.log((n - df + 0.5) / (df + 0.5))
-    return x if x > 0 else IDF_FLOOR
 
 
 def describe(url: str) -> str:
@@ -176,71 +226,32 @@ class PgKeywordIndex:
             wanted.setdefault(chunk_id, text)  # a repeated id keeps its first text, as INSERT OR IGNORE does
         if not wanted:
             return
-        with self._db() as db, db.transaction():
-            present = db.execute(
-                "SELECT chunk_id FROM rag_chunks WHERE collection = %s AND chunk_id = ANY(%s)",
-                (self._cid, list(wanted)),
-            ).fetchall()
-            for (cid,) in present:
-                del wanted[cid]
-            if not wanted:
-                return
-            rows = {cid: row_postings(title or "", text) for cid, text in wanted.items()}
-            ids = db.execute(
-                "INSERT INTO rag_chunks (collection, chunk_id, source, length) "
-                "SELECT %s, u.cid, %s, u.len FROM unnest(%s::text[], %s::int[]) WITH ORDINALITY AS u(cid, len, n) "
-                "ORDER BY u.n ON CONFLICT (collection, chunk_id) DO NOTHING RETURNING chunk_id, id",
-                (self._cid, source, list(rows), [length for _, length in rows.values()]),
-            ).fetchall()
-            df: Counter[str] = Counter()
-            total = 0
-            with db.cursor().copy(
-                "COPY rag_postings (collection, term, chunk, in_title, in_text, length) FROM STDIN"
-            ) as copy:
-                for cid, chunk in ids:
-                    counts, length = rows[cid]
-                    total += length
-                    df.update(counts.keys())
-                    for term, (in_title, in_text) in counts.items():
-                        copy.write_row((self._cid, term, chunk, in_title, in_text, length))
-            terms = sorted(df)  # one order for every writer: concurrent upserts of shared rows cannot deadlock
-            db.execute(
-                "INSERT INTO rag_terms (collection, term, df) SELECT %s, u.t, u.n "
-                "FROM unnest(%s::text[], %s::int[]) AS u(t, n) "
-                "ON CONFLICT (collection, term) DO UPDATE SET df = rag_terms.df + EXCLUDED.df",
-                (self._cid, terms, [df[t] for t in terms]),
-            )
-            db.execute(
-                "UPDATE rag_collections SET n_chunks = n_chunks + %s, n_tokens = n_tokens + %s WHERE id = %s",
-                (len(ids), total, self._cid),
-            )
+        lengths: list[int] = []
+        p_cid: list[str] = []
+        p_term: list[str] = []
+        p_title: list[int] = []
+        p_text: list[int] = []
+        for cid, text in wanted.items():
+            counts, length = row_postings(title or "", text)
+            lengths.append(length)
+            for term, (in_title, in_text) in counts.items():
+                p_cid.append(cid)
+                p_term.append(term)
+                p_title.append(in_title)
+                p_text.append(in_text)
+        params = {"c": self._cid, "source": source, "cids": list(wanted), "lens": lengths}
+        params |= {"p_cid": p_cid, "p_term": p_term, "p_title": p_title, "p_text": p_text}
+        with self._db() as db:
+            db.execute(_ADD, params)
 
     def delete(self, chunk_ids: list[str]) -> None:
-        if not chunk_ids:
-            return
-        with self._db() as db, db.transaction():
-            gone = db.execute(
-                "DELETE FROM rag_chunks WHERE collection = %s AND chunk_id = ANY(%s) RETURNING id, length",
-                (self._cid, list(chunk_ids)),
-            ).fetchall()
-            if not gone:
-                return
-            emptied = db.execute(
-                "WITH p AS (DELETE FROM rag_postings WHERE chunk = ANY(%s) RETURNING term), "
-                "g AS (SELECT term, count(*) AS n FROM p GROUP BY term ORDER BY term) "
-                "UPDATE rag_terms t SET df = t.df - g.n FROM g "
-                "WHERE t.collection = %s AND t.term = g.term RETURNING t.term, t.df",
-                ([r[0] for r in gone], self._cid),
-            ).fetchall()
-            zero = [term for term, df in emptied if df <= 0]
-            if zero:
-                db.execute(
-                    "DELETE FROM rag_terms WHERE collection = %s AND term = ANY(%s) AND df <= 0", (self._cid, zero)
-                )
-            db.execute(
-                "UPDATE rag_collections SET n_chunks = n_chunks - %s, n_tokens = n_tokens - %s WHERE id = %s",
-                (len(gone), sum(r[1] for r in gone), self._cid),
-            )
+        if chunk_ids:
+            with self._db() as db:
+                gone = [r[0] for r in db.execute(_DELETE, {"c": self._cid, "ids": list(chunk_ids)}).fetchall()]
+                if gone:  # terms no chunk holds any more leave the vocabulary, as in FTS5
+                    db.execute(
+                        "DELETE FROM rag_terms WHERE collection = %s AND term = ANY(%s) AND df <= 0", (self._cid, gone)
+                    )
 
     def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
         """(chunk_id, bm25 score) best first; higher is better."""
@@ -251,34 +262,9 @@ class PgKeywordIndex:
         wanted = phrase_terms(phrases)
         if not wanted or limit <= 0:
             return []
+        params = {"c": self._cid, "terms": list(wanted), "times": list(wanted.values())}
         with self._db() as db:
-            n, n_tokens = db.execute(
-                "SELECT n_chunks, n_tokens FROM rag_collections WHERE id = %s", (self._cid,)
-            ).fetchone()
-            if not n:
-                return []
-            found = db.execute(
-                "SELECT term, df FROM rag_terms WHERE collection = %s AND term = ANY(%s) AND df > 0",
-                (self._cid, list(wanted)),
-            ).fetchall()
-            if not found:
-                return []
-            terms = [t for t, _ in found]
-            rows = db.execute(
-                _SEARCH,
-                {
-                    "terms": terms,
-                    "idf": [wanted[t] * idf(n, df) for t, df in found],  # a phrase given twice counts twice
-                    "c": self._cid,
-                    "w": title_weight,
-                    "k1": K1,
-                    "k1p1": K1 + 1.0,
-                    "b": B,
-                    "one_b": 1.0 - B,
-                    "avgdl": n_tokens / n,
-                    "limit": limit,
-                },
-            ).fetchall()
+            rows = db.execute(_SEARCH, params | {"w": title_weight, "limit": limit}).fetchall()
         return [(cid, float(score)) for cid, score in rows]
 
     def doc_freq(self, stems: list[str]) -> dict[str, int]:
