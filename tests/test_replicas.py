@@ -1,5 +1,5 @@
 """Two `rag serve` replicas on one shared index: a real PostgreSQL (keyword index, manifest, writer lock,
-uploaded originals), a real `chroma run` (vectors), each replica with its own empty data dir, and the fake
+uploaded originals, feedback), a real `chroma run` (vectors), each replica with its own empty data dir, and the fake
 OpenAI-compatible server over HTTP for both the answers and the embeddings (it counts every text embedded)."""
 
 from __future__ import annotations
@@ -165,6 +165,18 @@ def test_a_delete_on_one_replica_disappears_from_both(cluster: Cluster, shared: 
         assert httpx.get(f"{server.url}/v1/documents/{doc['id']}/original", timeout=30).status_code == 404
         assert httpx.delete(f"{server.url}/v1/documents/{doc['id']}", timeout=30).status_code == 404
     assert_consistent(shared)
+
+
+def test_a_vote_on_one_replica_is_listed_by_the_other(cluster: Cluster) -> None:
+    answer_id = ask(cluster.a, POLICY_QUESTION)["answer_id"]
+    vote = {"answer_id": answer_id, "rating": "not_helpful", "comment": "cite the page", "user": "replica-test"}
+    assert httpx.post(f"{cluster.b.url}/v1/feedback", json=vote, timeout=30).status_code == 200
+    for server in (cluster.a, cluster.b):
+        listed_votes = httpx.get(f"{server.url}/v1/feedback", timeout=30).json()["feedback"]
+        mine = [v for v in listed_votes if v["user"] == "replica-test"]
+        assert [(v["rating"], v["comment"], v["question"]) for v in mine] == [
+            ("not_helpful", "cite the page", POLICY_QUESTION)
+        ]
 
 
 def corpus(folder: Path, files: int, paragraphs: int, tag: str) -> Path:
