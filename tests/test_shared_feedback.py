@@ -80,3 +80,21 @@ def test_settings_choose_the_store(postgres_url: str, tmp_path: Path) -> None:
     assert isinstance(make_feedback(embedded), FeedbackStore) and (tmp_path / "feedback.sqlite").exists()
     shared = Settings(_env_file=None, data_dir=tmp_path / "shared", database_url=postgres_url)  # type: ignore[call-arg]
     assert isinstance(make_feedback(shared), PostgresFeedback) and not (tmp_path / "shared").exists()
+
+
+def test_rag_feedback_reads_the_shared_database(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    store = PostgresFeedback(postgres_url, "docs")
+    remember(store, "ans1")
+    store.record("ans1", "U2", "not_helpful", "Too short.")
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))  # a machine that never took a vote itself
+    monkeypatch.setenv("RAG_DATABASE_URL", postgres_url)
+    for collection, expected in (("docs", "Comment: Too short."), ("other", "no feedback yet in the shared database")):
+        monkeypatch.setenv("RAG_COLLECTION", collection)
+        with pytest.raises(SystemExit) as exited:
+            main(["feedback"])
+        assert exited.value.code == 0 and expected in capsys.readouterr().out
+    assert not (tmp_path / "data" / "feedback.sqlite").exists()
