@@ -88,7 +88,8 @@ CREATE INDEX IF NOT EXISTS slack_seen_at ON slack_seen (collection, at);
 # removed it yet; purges only keep the table small. Taking a row over and the claim it answers are one
 # statement, so two replicas retrying an old key at once still get one True between them.
 _CLAIM = """
-INSERT INTO slack_seen (collection, key, at) SELECT %(c)s, k, %(now)s FROM unnest(%(keys)s::text[]) AS k
+INSERT INTO slack_seen (collection, key, at)
+SELECT %(c)s, u.k, %(now)s FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS u(k, n) ORDER BY u.n
 ON CONFLICT (collection, key) DO UPDATE SET at = EXCLUDED.at WHERE slack_seen.at < %(expired)s
 """
 
@@ -129,7 +130,7 @@ class PostgresSeenEvents:
                     raise psycopg.Rollback(tx)
             if not claimed:
                 return False
-            self._claims += 1
+            self._claims += 1  # unlocked: a lost count only moves the next purge
             if self._claims % 100 == 1:
                 # After the claim, and skipping rows that claims hold: a purge never waits, so never deadlocks.
                 conn.execute(

@@ -44,15 +44,15 @@ def test_of_many_concurrent_claims_of_one_event_exactly_one_wins(postgres_url: s
 
 
 def test_a_claim_expires_after_keep_s_on_every_replica(postgres_url: str) -> None:
-    a, b = PostgresSeenEvents(postgres_url, "docs", keep_s=0.5), PostgresSeenEvents(postgres_url, "docs", keep_s=0.5)
+    a, b = PostgresSeenEvents(postgres_url, "docs", keep_s=1.0), PostgresSeenEvents(postgres_url, "docs", keep_s=1.0)
     assert a.claim("sig:v0=abc") and not b.claim("sig:v0=abc")
-    time.sleep(0.7)
+    time.sleep(1.2)
     assert b.claim("sig:v0=abc")  # expired: free again (the row is taken over, purged or not)
     assert not a.claim("sig:v0=abc")  # and claimed anew, from now
     a.claim("sig:v0=other")
-    time.sleep(0.7)
+    time.sleep(1.2)
     # A new replica's first claim purges what has expired; the rest of the table is kept.
-    assert PostgresSeenEvents(postgres_url, "docs", keep_s=0.5).claim("sig:v0=new")
+    assert PostgresSeenEvents(postgres_url, "docs", keep_s=1.0).claim("sig:v0=new")
     with psycopg.connect(postgres_url) as conn:
         assert [r[0] for r in conn.execute("SELECT key FROM slack_seen")] == ["sig:v0=new"]
 
