@@ -22,10 +22,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from api import slack_format as fmt
-from api.slack_seen import SeenEvents
+from api.slack_seen import make_seen
 from rag.answer import Answer, AnswerFailed, Done, Message, Token, citation_dict
 from rag.config import Settings
-from rag.feedback import FeedbackStore, UnknownAnswer, feedback_path
+from rag.feedback import UnknownAnswer, make_feedback
 from rag.history import cap_history
 from rag.pipeline import Pipeline
 
@@ -53,8 +53,8 @@ class SlackBot:
         self.pipeline = pipeline
         base_url = settings.slack_api_url.rstrip("/") + "/"  # slack_sdk joins method names onto it
         self.client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=15)
-        self.seen = SeenEvents(settings.data_dir / "slack-events.sqlite")
-        self.feedback = FeedbackStore(feedback_path(settings.data_dir))
+        self.seen = make_seen(settings)
+        self.feedback = make_feedback(settings)
         # Few workers: the LLM answers one question at a time anyway; the rest wait their turn in the queue.
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-answer")
         # Quick replies (a thank-you for a vote) must not wait behind answers being written.

@@ -178,15 +178,22 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.feedback import FeedbackStore, feedback_path
+    from rag.feedback import Feedback, FeedbackStore, feedback_path, make_feedback
 
-    path = feedback_path(settings.data_dir)
-    records = FeedbackStore(path).recent(args.limit, args.rating) if path.exists() else []
+    store: Feedback | None
+    if settings.database_url:
+        from rag.pg_index import describe
+
+        store, where = make_feedback(settings), f"the shared database ({describe(settings.database_url)})"
+    else:
+        path = feedback_path(settings.data_dir)
+        store, where = (FeedbackStore(path) if path.exists() else None), str(path)
+    records = store.recent(args.limit, args.rating) if store else []
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
         return 0
     if not records:
-        print(f"no feedback yet in {path} (people rate answers with the buttons under them, in Slack or the chat page)")
+        print(f"no feedback yet in {where} (people rate answers with the buttons under them, in Slack or the page)")
         return 0
     for r in records:
         d = r.to_dict()
@@ -197,7 +204,8 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
             print(textwrap.indent(textwrap.fill(f"Comment: {r.comment}", 96, max_lines=6), "  "))
         for c in r.citations:
             print(f"    [{c['id']}] {c['name']} (chars {c['start']}-{c['end']})")
-    counts = FeedbackStore(path).counts()
+    assert store is not None  # records came from it
+    counts = store.counts()
     print(f"{len(records)} shown; in all {counts['helpful']} helpful, {counts['not_helpful']} not helpful")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     collection: str = Field("seedrag", description="Chroma collection name.")
     chroma_url: str | None = Field(
         None, description="Use a Chroma server (e.g. http://127.0.0.1:8001) instead of files on disk."
+    )
+    database_url: str | None = Field(
+        None,
+        description="Keep the keyword index, document manifest, writer lock and uploaded originals in this PostgreSQL "
+        "(postgresql://user:pass@host:5432/db), shared by every replica; needs RAG_CHROMA_URL too.",
     )
     prompts_dir: Path | None = Field(
         None, description="Read the prompt templates from this folder instead of the ones installed with seedrag."
@@ -196,6 +202,8 @@ class Settings(BaseSettings):
                 value = "****" + value.get_secret_value()[-4:] if value.get_secret_value() else ""
             elif name in ("api_keys", "admin_keys") and value:
                 value = f"<{len([k for k in value.split(',') if k.strip()])} key(s)>"
+            elif name == "database_url" and value:
+                value = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", value)  # the password, if the URL carries one
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value

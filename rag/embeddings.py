@@ -98,13 +98,14 @@ class OpenAIEmbedder:
     max_tokens = 8191
 
     def __init__(self, client: object, model: str, batch_size: int = 128) -> None:
-        import tiktoken
+        from rag.tokens import encoding  # imports this module: not at the top
 
         self.client = client
         self.name = f"openai:{model}"
         self.model = model
         self.batch_size = batch_size
-        self._enc = tiktoken.get_encoding("cl100k_base")
+        # From the packaged BPE file: tiktoken's own get_encoding downloads it, and a replica may be offline.
+        self._enc = encoding("cl100k_base")
 
     def count_tokens(self, text: str) -> int:
         return len(self._enc.encode_ordinary(text))

@@ -29,6 +29,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.ingest import IngestReport
 from rag.pipeline import Pipeline, build
+from rag.store import make_chroma_client
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,15 @@ def build_index(data: BeirData, settings: Settings, embedder: Embedder, progress
     for stale in folder.iterdir():
         if stale.name not in doc_of:
             stale.unlink()
-    pipe = build(esettings, embedder=embedder)
+    # The eval index keeps its vectors on disk beside its docs even when the keyword side is in PostgreSQL
+    # (RAG_DATABASE_URL): the index is this run's own, and only the keyword side differs between backends.
+    chroma = make_chroma_client(esettings) if esettings.database_url else None
+    pipe = build(esettings, embedder=embedder, chroma_client=chroma)
+    if chroma is not None and pipe.vectors.count() == 0:
+        # The vectors went with a deleted data dir while PostgreSQL kept the manifest: forget it, or every
+        # file would count as unchanged and never be embedded again.
+        for record in pipe.keywords.records():
+            pipe.ingestor.remove(record.source)
     report = pipe.ingestor.ingest([folder], prune=True, progress=progress)
     return EvalIndex(pipe, doc_of, report, folder)
 

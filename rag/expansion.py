@@ -12,24 +12,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
-import Stemmer
 
 from rag.keyword import STOPWORDS
+from rag.terms import stem
 
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)  # words of letters only: numbers and ids make poor expansions
-
-
-@cache
-def _porter() -> Stemmer.Stemmer:
-    # The original Porter algorithm, as FTS5's porter tokenizer applies it: stems match the index's terms.
-    return Stemmer.Stemmer("porter")
-
-
-def stem(word: str) -> str:
-    return str(_porter().stemWord(word.lower()))
 
 
 def candidate_terms(texts: list[str], exclude: set[str]) -> tuple[list[Counter[str]], dict[str, str]]:

@@ -24,8 +24,8 @@ from rag.chunking import Span, chunk_text
 from rag.config import Settings
 from rag.documents import Document, LoadError, walk
 from rag.embeddings import Embedder
-from rag.keyword import KeywordIndex
-from rag.locking import WriterLock
+from rag.keyword import KeywordStore
+from rag.locking import IndexLock, WriterLock
 from rag.reader import Reader
 from rag.store import VectorStore
 from rag.tokens import encoding
@@ -96,8 +96,8 @@ class Ingestor:
         settings: Settings,
         embedder: Embedder,
         vectors: VectorStore,
-        keywords: KeywordIndex,
-        lock: WriterLock | None = None,
+        keywords: KeywordStore,
+        lock: IndexLock | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -137,21 +137,28 @@ class Ingestor:
             got = (preread or {}).get(str(path.resolve()))
             read.append(got if got is not None else self.read(path))
         with self.lock:
-            plans = []
-            for item in read:
-                plan_or_result = self._plan(item)
-                if isinstance(plan_or_result, FileResult):
-                    report.results.append(plan_or_result)
-                    if plan_or_result.status == "skipped":
-                        log.warning("skipped %s: %s", plan_or_result.source, plan_or_result.reason)
-                else:
-                    plans.append(plan_or_result)
-            report.results.extend(self._embed_and_store(plans, progress))
+            report.results.extend(self.index(read, progress))
             if prune:
                 report.results.extend(self._prune(paths, {str(f.resolve()) for f in files}))
         report.seconds = time.perf_counter() - started
         log.info("ingest: %s", report.summary())
         return report
+
+    def index(self, read: list[Document | FileResult], progress: bool = False) -> list[FileResult]:
+        """Index documents already read (by `read()`), under the writer lock; one result per item."""
+        results: list[FileResult] = []
+        with self.lock:
+            plans = []
+            for item in read:
+                plan_or_result = self._plan(item)
+                if isinstance(plan_or_result, FileResult):
+                    results.append(plan_or_result)
+                    if plan_or_result.status == "skipped":
+                        log.warning("skipped %s: %s", plan_or_result.source, plan_or_result.reason)
+                else:
+                    plans.append(plan_or_result)
+            results.extend(self._embed_and_store(plans, progress))
+        return results
 
     def read(self, path: Path, source: str | None = None) -> Document | FileResult:
         """One file's Document, or why it is skipped; `unchanged` without parsing when its bytes are indexed."""
@@ -171,6 +178,7 @@ class Ingestor:
 
     def close(self) -> None:
         self.reader.close()
+        self.lock.close()
 
     def remove(self, source: str) -> FileResult:
         with self.lock:

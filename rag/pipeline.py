@@ -11,13 +11,14 @@ from rag.answer import Answerer, AnswerOptions
 from rag.config import Settings
 from rag.embeddings import Embedder, make_embedder
 from rag.ingest import Ingestor
-from rag.keyword import KeywordIndex
+from rag.keyword import KeywordIndex, KeywordStore
 from rag.llm import LLM, make_llm
-from rag.locking import WriterLock
+from rag.locking import AdvisoryLock, IndexLock, WriterLock
+from rag.originals import Originals, make_originals
 from rag.prompts import DEFAULT_DIR, Prompts
 from rag.rerank import make_reranker
 from rag.retrieve import Retriever
-from rag.store import VectorStore, make_chroma_client
+from rag.store import StoreUnavailable, VectorStore, make_chroma_client
 
 
 @dataclass
@@ -25,11 +26,12 @@ class Pipeline:
     settings: Settings
     embedder: Embedder
     vectors: VectorStore
-    keywords: KeywordIndex
+    keywords: KeywordStore
     llm: LLM
     ingestor: Ingestor
     retriever: Retriever
     answerer: Answerer
+    originals: Originals
 
     def close(self) -> None:
         self.ingestor.close()
@@ -48,15 +50,10 @@ def build(
     llm = llm or make_llm(settings)
     embedder = embedder or make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = WriterLock.for_index(settings.data_dir, settings.collection)
-    # The keyword index follows the collection so that two collections never share one.
-    keyword_path = settings.data_dir / f"keyword-{settings.collection}.sqlite"
-    # A new index is created under the writer lock: two processes starting on an empty data dir at once would
-    # race to create the same SQLite files, and one would fail with "database is locked". An existing index
-    # is opened without it, so that a question never waits for someone else's ingest.
-    with lock if not keyword_path.exists() else nullcontext():
-        vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
-        keywords = KeywordIndex(keyword_path)
+    if settings.database_url:
+        vectors, keywords, lock = _shared_storage(settings, embedder, chroma_client)
+    else:
+        vectors, keywords, lock = _embedded_storage(settings, embedder, chroma_client)
     ingestor = Ingestor(settings, embedder, vectors, keywords, lock)
     retriever = Retriever(settings, embedder, vectors, keywords, make_reranker(settings))
     options = AnswerOptions(
@@ -67,4 +64,42 @@ def build(
         retry_refusals=settings.answer_retry_refusals,
     )
     answerer = Answerer(retriever, llm, Prompts.load(prompts_dir or settings.prompts_dir or DEFAULT_DIR), options)
-    return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer)
+    return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer, make_originals(settings))
+
+
+def _embedded_storage(
+    settings: Settings, embedder: Embedder, chroma_client: Any
+) -> tuple[VectorStore, KeywordStore, IndexLock]:
+    """Everything under the data dir: Chroma's files, the SQLite keyword index, a file lock."""
+    lock = WriterLock.for_index(settings.data_dir, settings.collection)
+    # The keyword index follows the collection so that two collections never share one.
+    keyword_path = settings.data_dir / f"keyword-{settings.collection}.sqlite"
+    # A new index is created under the writer lock: two processes starting on an empty data dir at once would
+    # race to create the same SQLite files, and one would fail with "database is locked". An existing index
+    # is opened without it, so that a question never waits for someone else's ingest.
+    with lock if not keyword_path.exists() else nullcontext():
+        vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
+        keywords = KeywordIndex(keyword_path)
+    return vectors, keywords, lock
+
+
+def _shared_storage(
+    settings: Settings, embedder: Embedder, chroma_client: Any
+) -> tuple[VectorStore, KeywordStore, IndexLock]:
+    """Keyword index, manifest and writer lock in PostgreSQL; vectors in the Chroma server."""
+    from rag.pg_index import PgKeywordIndex
+
+    assert settings.database_url
+    # Refused rather than warned about: replicas that share the manifest but each keep vectors on their own
+    # disk go wrong silently (one replica records a file as indexed; the others then never embed it, and
+    # their vector search misses it). A caller that means a private vector store (`rag eval`'s own index)
+    # passes its Chroma client explicitly.
+    if not settings.chroma_url and chroma_client is None:
+        raise StoreUnavailable(
+            "RAG_DATABASE_URL is set but RAG_CHROMA_URL is not: with the keyword index in PostgreSQL the vectors "
+            "must be shared too; set RAG_CHROMA_URL to a Chroma server every replica reaches "
+            "(e.g. http://chroma-host:8000, started with 'chroma run'), or unset RAG_DATABASE_URL"
+        )
+    vectors = VectorStore(chroma_client or make_chroma_client(settings), settings.collection, embedder.name)
+    keywords = PgKeywordIndex(settings.database_url, settings.collection)
+    return vectors, keywords, AdvisoryLock(settings.database_url, settings.collection)

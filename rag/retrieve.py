@@ -11,7 +11,7 @@ import numpy as np
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.expansion import expansion_terms, rocchio
-from rag.keyword import KeywordIndex, query_terms
+from rag.keyword import KeywordStore, query_terms
 from rag.rerank import Reranker, RerankError
 from rag.store import StoredChunk, VectorStore
 
@@ -119,7 +119,7 @@ class Retriever:
         settings: Settings,
         embedder: Embedder,
         vectors: VectorStore,
-        keywords: KeywordIndex,
+        keywords: KeywordStore,
         reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings

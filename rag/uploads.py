@@ -1,13 +1,13 @@
-"""Files sent over the API: stored under the uploads folder with safe names, then ingested from there.
+"""Files sent over the API: staged, read, then stored with safe names in the originals store and indexed.
 
-A file replaces the stored file of the same name (a new version of a document keeps its identity). The
-swap and the ingest happen under the ingestor's lock, and a file the loader rejects puts the previous
-version back, so the folder and the index always agree.
+A file replaces the stored file of the same name (a new version of a document keeps its identity). Storing
+the original and the ingest happen under the ingestor's lock, and a file the loader rejects puts the previous
+version back, so the originals and the index always agree. Where originals live (a local folder, or the
+shared database) is rag/originals.py's concern.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import unicodedata
@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from rag.documents import SUPPORTED, Document
 from rag.ingest import FileResult, Ingestor
+from rag.originals import Originals
 
 _UNSAFE = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
@@ -70,10 +71,11 @@ class Prepared:
 
 
 class Uploads:
-    def __init__(self, folder: Path, ingestor: Ingestor) -> None:
-        self.folder = folder
-        self.staging = folder / ".staging"  # hidden: never walked by 'rag ingest'
+    def __init__(self, originals: Originals, ingestor: Ingestor, staging: Path) -> None:
+        self.originals = originals
         self.ingestor = ingestor
+        # This machine's own scratch space (data/uploads/.staging: hidden, never walked by 'rag ingest').
+        self.staging = staging
 
     def add(self, files: list[tuple[str, BinaryIO]]) -> list[UploadResult]:
         """Store and ingest (filename, bytes) pairs; one result per file, in order."""
@@ -140,66 +142,47 @@ class Uploads:
         for name, i in chosen.items():
             staged = uploads[i].staged
             assert staged is not None
-            source = str((self.folder / name).resolve())
+            source = self.originals.source(name)
             preread[source] = self.ingestor.read(staged, source)
         return Prepared(uploads, results, chosen, preread)
 
     def commit(self, prepared: Prepared) -> list[UploadResult]:
-        """Swap the read files into place and index them, under the writer lock; one result per upload."""
+        """Store the read files as the originals and index them, under the writer lock; one result per upload."""
         uploads, results, chosen, preread = prepared.uploads, prepared.results, prepared.chosen, prepared.preread
         with self.ingestor.lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            backups = {name: self._swap_in(uploads[i]) for name, i in chosen.items()}
+            stored: dict[str, object] = {}
             try:
-                report = self.ingestor.ingest([self.folder / name for name in chosen], preread=preread)
+                for name, i in chosen.items():
+                    staged = uploads[i].staged
+                    assert staged is not None
+                    stored[name] = self.originals.put(name, staged)
+                indexed = self.ingestor.index([preread[self.originals.source(name)] for name in chosen])
             except BaseException:
-                for name, backup in backups.items():
-                    self._restore(self.folder / name, backup)
+                for name, put in stored.items():
+                    self.originals.abandon(name, put)
                 raise
-            by_source = {r.source: r for r in report.results}
+            by_source = {r.source: r for r in indexed}
             for name, i in chosen.items():
-                target = self.folder / name
-                r = by_source.get(str(target.resolve()), FileResult(str(target), "skipped", "not ingested"))
+                source = self.originals.source(name)
+                r = by_source.get(source, FileResult(source, "skipped", "not ingested"))
                 if r.status == "skipped":
-                    self._restore(target, backups[name])
+                    self.originals.undo(name, stored[name])
                     results[i] = UploadResult(uploads[i].filename, name, "", "skipped", r.reason)
                 else:
-                    self._discard(backups[name])
+                    self.originals.keep(name, stored[name])
                     results[i] = UploadResult(
                         uploads[i].filename, name, r.source, r.status, r.reason, r.chunks, r.embedded
                     )
         return [results[i] for i in range(len(uploads))]
 
     def remove(self, source: str) -> FileResult:
-        """Drop a document from the index; if it was uploaded, delete the stored file too."""
+        """Drop a document from the index; if it was uploaded, delete its stored original too."""
         with self.ingestor.lock:
             result = self.ingestor.remove(source)
-            path = Path(source)
-            if path.parent == self.folder.resolve() and path.is_file():
-                path.unlink()
+            self.originals.remove(source)
         return result
 
     # --- steps ------------------------------------------------------------------------------------
-    def _swap_in(self, up: Upload) -> Path | None:
-        """Put the staged file in place; the previous version (if any) is kept aside until we know."""
-        assert up.staged is not None
-        target = self.folder / up.name
-        if target.resolve().parent != self.folder.resolve():  # safe_name makes this impossible; be sure
-            raise ValueError(f"refusing to store an upload outside {self.folder}: {up.name!r}")
-        backup = None
-        if target.exists():
-            backup = self.staging / f"{uuid.uuid4().hex}.previous"
-            os.replace(target, backup)
-        os.replace(up.staged, target)
-        return backup
-
-    @staticmethod
-    def _restore(target: Path, backup: Path | None) -> None:
-        if backup is not None:
-            os.replace(backup, target)
-        else:
-            target.unlink(missing_ok=True)
-
     @staticmethod
     def _discard(path: Path | None) -> None:
         if path is not None:

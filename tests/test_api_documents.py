@@ -118,6 +118,27 @@ def test_a_rejected_new_version_keeps_the_old_one(api: LiveServer, pipeline: Pip
     assert listed(api)["policy.md"]["chunks"] == 1
 
 
+def test_an_uploaded_original_is_served_in_the_version_the_index_holds(api: LiveServer) -> None:
+    assert upload(api, ("policy.md", POLICY)).json()["results"][0]["status"] == "added"
+    answer = httpx.post(f"{api.url}/v1/ask", json={"question": POLICY_QUESTION}, timeout=30).json()
+    cited = answer["citations"][0]
+    policy = listed(api)["policy.md"]
+    r = httpx.get(f"{api.url}/v1/documents/{policy['id']}/original")
+    assert r.status_code == 200 and r.content == POLICY
+    assert r.headers["content-disposition"] == "attachment; filename*=UTF-8''policy.md"
+    text = r.content.decode()
+    assert text[cited["start"] : cited["end"]] == cited["text"]
+    assert text[cited["quote"]["start"] : cited["quote"]["end"]] == cited["quote"]["text"]
+    # A refused new version leaves the old original; a document ingested from a folder has none to serve.
+    assert upload(api, ("policy.md", b"\xff\xfe")).json()["results"][0]["status"] == "skipped"
+    assert httpx.get(f"{api.url}/v1/documents/{policy['id']}/original").content == POLICY
+    seed = listed(api)["000_e525b34afe8532cd.txt"]
+    missing = httpx.get(f"{api.url}/v1/documents/{seed['id']}/original")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+    httpx.delete(f"{api.url}/v1/documents/{policy['id']}")
+    assert httpx.get(f"{api.url}/v1/documents/{policy['id']}/original").status_code == 404
+
+
 def test_upload_limits_and_missing_files(pipeline: Pipeline) -> None:
     with serve_api(pipeline, max_upload_mb=0.05) as server:
         url = f"{server.url}/v1/documents"

@@ -1,10 +1,5 @@
 """Server mode: the same pipeline against a real `chroma run` on loopback."""
 
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,32 +10,13 @@ from rag.pipeline import build
 from rag.store import StoreUnavailable
 from tests.conftest import SEEDS, free_port, make_settings
 from tests.fakes.openai_server import FakeOpenAI
+from tests.servers import chroma_run
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    assert chroma, "chromadb's 'chroma' command is installed with the package"
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("chroma run did not start") from None
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with chroma_run(tmp_path / "chroma-server") as url:
+        yield url
 
 
 def test_ingest_and_answer_through_a_chroma_server(

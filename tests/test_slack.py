@@ -534,3 +534,34 @@ def test_a_replayed_slash_command_is_answered_once(env: Env) -> None:
     env.slack.wait_for(lambda: env.slack.responses)
     env.bot.wait_idle(20)
     assert len(env.slack.responses) == 1
+
+
+def test_replicas_sharing_a_database_answer_a_retry_once_and_share_votes(
+    slack_pipeline: Pipeline, fake_slack: FakeSlack, fake_llm: FakeOpenAI, postgres_url: str
+) -> None:
+    # Two apps on one shared database are two replicas as far as Slack's state and the votes go (the index
+    # they answer from is shared too in production; tests/test_replicas.py covers that side).
+    settings = slack_pipeline.settings.model_copy(update={"database_url": postgres_url})
+    apps = [create_app(settings, slack_pipeline) for _ in range(2)]
+    with LiveServer(apps[0]) as server_a, LiveServer(apps[1]) as server_b:
+        a = Env(server_a.url, apps[0], fake_slack, fake_llm, settings)
+        b = Env(server_b.url, apps[1], fake_slack, fake_llm, settings)
+        body = mention(a, "C0009", f"<@{BOT_USER}> {QUESTION}")
+        assert send_event(a, body).status_code == 200
+        assert send_event(b, body, X_Slack_Retry_Num="1", X_Slack_Retry_Reason="http_timeout").status_code == 200
+        msg = answered(a, "C0009")
+        assert a.bot.wait_idle(15) and b.bot.wait_idle(15)
+        assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "UHUMAN03"},
+            "actions": [{"action_id": "feedback_helpful", "value": button_value(msg, "feedback_helpful")}],
+        }
+        click, ts = urlencode({"payload": json.dumps(payload)}).encode(), int(time.time())
+        assert post(b, click, "application/x-www-form-urlencoded", ts=ts).status_code == 200
+        assert post(a, click, "application/x-www-form-urlencoded", ts=ts).status_code == 409  # a replay, elsewhere
+        got = httpx.get(f"{a.url}/v1/feedback", timeout=10).json()
+        assert got["counts"] == {"helpful": 1, "not_helpful": 0} and got["feedback"][0]["user"] == "UHUMAN03"
+    assert not (settings.data_dir / "slack-events.sqlite").exists()
+    assert not (settings.data_dir / "feedback.sqlite").exists()

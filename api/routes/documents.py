@@ -1,13 +1,15 @@
-"""GET/POST /v1/documents (list, upload) and DELETE /v1/documents/{id}."""
+"""GET/POST /v1/documents (list, upload), DELETE /v1/documents/{id} and GET /v1/documents/{id}/original."""
 
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_ingest_limiter, get_pipeline, get_settings
@@ -30,6 +32,15 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 def doc_id(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _uploads(pipe: Pipeline, settings: Settings) -> Uploads:
+    return Uploads(pipe.originals, pipe.ingestor, settings.uploads_dir / ".staging")
+
+
+def _source_of(pipe: Pipeline, document_id: str) -> str | None:
+    known = {r.source for r in pipe.keywords.records()} | pipe.keywords.sources_with_chunks()
+    return next((s for s in known if doc_id(s) == document_id), None)
 
 
 def _documents(pipe: Pipeline) -> list[DocumentInfo]:
@@ -77,7 +88,7 @@ async def upload_documents(
 ) -> dict[str, Any]:
     if not files:
         raise APIError(400, "bad_request", "no files: send multipart/form-data with one or more parts named 'files'")
-    uploads = Uploads(settings.uploads_dir, pipe.ingestor)
+    uploads = _uploads(pipe, settings)
     pairs = [(f.filename or "upload", f.file) for f in files]
     # Files are read (parsed, in a worker process with time and memory limits) before the queue for the
     # writer: one slow file does not hold up other uploads and removals. Then one ingest at a time; waiting
@@ -107,12 +118,11 @@ async def delete_document(
     limiter: anyio.CapacityLimiter = Depends(get_ingest_limiter),
 ) -> dict[str, Any]:
     def remove() -> dict[str, Any] | None:
-        known = {r.source for r in pipe.keywords.records()} | pipe.keywords.sources_with_chunks()
-        source = next((s for s in known if doc_id(s) == document_id), None)
+        source = _source_of(pipe, document_id)
         if source is None:
             return None
         try:
-            result = Uploads(settings.uploads_dir, pipe.ingestor).remove(source)
+            result = _uploads(pipe, settings).remove(source)
         except KeyError:  # removed by a concurrent call between the lookup and now
             return None
         return {"id": document_id, "source": source, "chunks": result.deleted}
@@ -121,3 +131,38 @@ async def delete_document(
     if removed is None:
         raise APIError(404, "not_found", f"no document with id '{document_id}'; GET /v1/documents lists them")
     return {"removed": removed}
+
+
+@router.get(
+    "/{document_id}/original",
+    summary="Download an uploaded document as it was sent",
+    description="The bytes of an uploaded file, in the version the index holds: a citation's `text` is "
+    "`original[start:end]` (for text files; for PDF and Office files, of the text extracted from it). Any replica "
+    "serves it when the originals are kept in the shared database (RAG_DATABASE_URL). Documents ingested from a "
+    "folder with `rag ingest` have no stored original: 404.",
+    response_class=Response,
+    responses={
+        **AUTH_ERROR,
+        200: {"content": {"application/octet-stream": {}}, "description": "the file's bytes"},
+        404: error_example("not_found", "no uploaded original for document 'ffff0000ffff0000'"),
+    },
+)
+async def download_original(document_id: str, pipe: Pipeline = Depends(get_pipeline)) -> Response:
+    def read() -> tuple[str, bytes] | None:
+        source = _source_of(pipe, document_id)
+        record = pipe.keywords.record(source) if source is not None else None
+        if source is None or record is None:
+            return None
+        data = pipe.originals.read(source, record.sha256)
+        return (source, data) if data is not None else None
+
+    found = await run_in_threadpool(read)
+    if found is None:
+        message = f"no uploaded original for document '{document_id}'; GET /v1/documents lists the documents"
+        raise APIError(404, "not_found", message)
+    source, data = found
+    name = Path(source).name
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    # The name was made safe at upload (no quotes, no control characters); filename* carries any other letter.
+    disposition = f"attachment; filename*=UTF-8''{quote(name)}"
+    return Response(data, media_type=media, headers={"Content-Disposition": disposition})

@@ -10,16 +10,14 @@ import hashlib
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_settings
 from api.errors import APIError
 from api.schemas import AUTH_ERROR, error_example
 from rag.answer import Answer, citation_dict
-from rag.config import Settings
-from rag.feedback import FeedbackStore, UnknownAnswer, feedback_path
+from rag.feedback import Feedback, UnknownAnswer, make_feedback
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
@@ -27,16 +25,16 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
 CLIENT_HEADER = "x-seedrag-client"
 
 
-def feedback_store(request: Request) -> FeedbackStore:
-    """The app's store, opened (and its schema checked) once rather than for every answer."""
+def feedback_store(request: Request) -> Feedback:
+    """The app's store (a SQLite file, or the shared database), opened and its schema checked once."""
     state = request.app.state
     if getattr(state, "feedback_store", None) is None:
-        state.feedback_store = FeedbackStore(feedback_path(state.settings.data_dir))
+        state.feedback_store = make_feedback(state.settings)
     return state.feedback_store  # type: ignore[no-any-return]
 
 
 def remember(request: Request, answer: Answer) -> str:
-    """Keep the answer for later votes; its id. Called in a worker thread (a SQLite write)."""
+    """Keep the answer for later votes; its id. Called in a worker thread (a database write)."""
     answer_id = uuid.uuid4().hex
     feedback_store(request).remember(
         answer_id,
@@ -93,9 +91,9 @@ async def post_feedback(body: FeedbackRequest, request: Request) -> dict[str, An
 
 @router.get("/feedback", summary="Recent feedback, newest first, with the question, answer and citations")
 def list_feedback(
+    request: Request,
     limit: int = Query(20, ge=1, le=1000),
     rating: Literal["helpful", "not_helpful"] | None = None,
-    settings: Settings = Depends(get_settings),
 ) -> dict[str, Any]:
-    store = FeedbackStore(feedback_path(settings.data_dir))
+    store = feedback_store(request)
     return {"counts": store.counts(), "feedback": [r.to_dict() for r in store.recent(limit, rating)]}

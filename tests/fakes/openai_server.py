@@ -4,6 +4,10 @@ Its replies are scripted: by default it answers with the passage sentence that b
 JSON {"quote", "answer"} when the request carries a schema, else as a cited sentence), and refuses when no
 passage shares a word with the question. Tests can set `reply` (a fixed text or a
 function of the messages), `status` (an HTTP error to return), or `delay` (seconds before answering).
+
+It also serves /embeddings (RAG_EMBEDDING_BACKEND=openai): deterministic hashed bag-of-words vectors, so a
+question finds the passages that share its words, and every text embedded is counted in `embedded` (a test
+of "each chunk embedded once" across processes counts here). `embed_delay` slows each request down.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import json
 import re
 import threading
 import time
+import zlib
+from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +29,18 @@ REFUSAL = "The documents do not answer this question."
 def passages_in(prompt: str) -> list[tuple[str, str]]:
     """(number, text) of the passages in an answer prompt (`<passage id="n" ...>` blocks)."""
     return [(n, t.strip()) for n, t in re.findall(r'<passage id="(\d+)"[^>]*>\n(.*?)\n</passage>', prompt, re.S)]
+
+
+EMBEDDING_DIM = 256
+
+
+def hashed_vector(text: str) -> list[float]:
+    """Word counts hashed into EMBEDDING_DIM buckets (plus one constant, so no text is the zero vector)."""
+    vector = [0.0] * EMBEDDING_DIM
+    vector[0] = 0.1
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        vector[1 + zlib.crc32(word.encode()) % (EMBEDDING_DIM - 1)] += 1.0
+    return vector
 
 
 def _words(text: str) -> set[str]:
@@ -75,6 +93,10 @@ class FakeOpenAI:
         self.pings = 0  # GET requests (model list): what a readiness check costs
         self.model = "fake-model"
         self.requests: list[dict[str, Any]] = []
+        self.embedded: Counter[str] = Counter()  # every text sent to /embeddings, with how often
+        self.embed_requests = 0
+        self.embed_delay = 0.0
+        self._embed_lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -97,6 +119,8 @@ class FakeOpenAI:
         self.reject_response_format = False
         self.abandoned = 0
         self.requests.clear()
+        self.embedded.clear()
+        self.embed_requests, self.embed_delay = 0, 0.0
 
     def text_for(self, body: dict[str, Any]) -> str:
         messages = body["messages"]
@@ -121,6 +145,17 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _embeddings(self, body: dict[str, Any]) -> None:
+                texts = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
+                with fake._embed_lock:
+                    fake.embed_requests += 1
+                    fake.embedded.update(texts)
+                if fake.embed_delay:
+                    time.sleep(fake.embed_delay)
+                data = [{"object": "embedding", "index": i, "embedding": hashed_vector(t)} for i, t in enumerate(texts)]
+                usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+                self._json(200, {"object": "list", "data": data, "model": body.get("model", ""), "usage": usage})
+
             def do_GET(self) -> None:
                 fake.pings += 1
                 if fake.status:
@@ -136,6 +171,8 @@ class FakeOpenAI:
                     time.sleep(fake.delay)
                 if fake.status:
                     return self._json(fake.status, {"error": {"message": f"scripted failure {fake.status}"}})
+                if self.path.endswith("/embeddings"):
+                    return self._embeddings(body)
                 if not self.path.endswith("/chat/completions"):
                     return self._json(404, {"error": {"message": "not found"}})
                 if fake.reject_response_format and "response_format" in body:
