@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     local_llm_port: int = 8081
     local_llm_ctx: int = 4096
     local_llm_parallel: int = Field(2, ge=1, le=16, description="Generation slots of the local llama.cpp server.")
+    local_llm_cache_mb: int = Field(
+        256, ge=0, description="RAM for llama.cpp's cache of earlier prompts (its own default is 8 GB)."
+    )
     local_llm_threads: int = Field(0, ge=0, description="0 = all cores.")
     models_dir: Path = Field(default_factory=_default_models_dir)
 

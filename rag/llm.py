@@ -215,6 +215,8 @@ class LocalServer:
                 str(self.settings.local_llm_ctx),
                 "--parallel",
                 str(self.settings.local_llm_parallel),
+                "--cache-mb",
+                str(self.settings.local_llm_cache_mb),
                 # The child ends itself when this process dies, however it dies (kill -9 included).
                 "--parent-pid",
                 str(os.getpid()),

@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.local_llm_host)
     parser.add_argument("--port", type=int, default=settings.local_llm_port)
     parser.add_argument("--ctx", type=int, default=settings.local_llm_ctx)
-    parser.add_argument("--parallel", type=int, default=2, help="concurrent generation slots")
+    parser.add_argument("--parallel", type=int, default=settings.local_llm_parallel, help="concurrent generation slots")
+    parser.add_argument(
+        "--cache-mb", type=int, default=settings.local_llm_cache_mb, help="RAM for the cache of earlier prompts"
+    )
     parser.add_argument("--parent-pid", type=int, default=0, help="exit when this process (our starter) ends")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s llm-server %(message)s")
@@ -45,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     params.cpuparams.n_threads = cpu_threads(settings.local_llm_threads)
     params.cpuparams_batch.n_threads = cpu_threads(settings.local_llm_threads)
     params.warmup = False
+    # llama.cpp keeps earlier prompts' KV state in RAM, up to 8 GB by default: on a laptop that is the memory
+    # of everything else. ~40 MB a cached prompt here, so the default holds a handful (one answer's calls).
+    params.cache_ram_mib = args.cache_mb
     server = xlc.Server(params)
     logging.info("serving %s at %s/v1", MODEL_NAME, server.listening_address)
     stop = threading.Event()
