@@ -5,7 +5,7 @@
 Chunks are the corpus's documents cut into ~600-character pieces, repeated under new ids until the index
 holds the asked number; queries are the dataset's own, as `search_any` of their words with the candidate
 pool the retriever asks for (100), run alternately on both backends. Also checks that both return the same
-chunks. Writes bench/results/keyword-backends-<N>.json.
+chunks. Writes bench/results/keyword-backends-<dataset>-<N>.json.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main() -> None:
         lat = latency(values)
         print(f"{name:<9} {out['chunks']:>7,} chunks  keyword search p50 {lat['p50']:6.1f}  p95 {lat['p95']:6.1f} ms")
     print(f"same top 10 on {same} of {len(questions)} queries")
-    Path(f"bench/results/keyword-backends-{args.chunks}.json").write_text(json.dumps(out, indent=1) + "\n")
+    Path(f"bench/results/keyword-backends-{data.name}-{args.chunks}.json").write_text(json.dumps(out, indent=1) + "\n")
     lite.close()
     pg.close()
 

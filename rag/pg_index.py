@@ -3,9 +3,11 @@
 Same methods and the same ranking as rag/keyword.py's SQLite FTS5 index: BM25 exactly as FTS5's bm25()
 computes it, over the same tokens (rag/terms.py). Not `ts_rank`, which has no idf. The index is a postings
 table (collection, term, chunk) -> (count in the title, count in the text, chunk length), where a term is a
-stem or two adjacent stems ("wind turbin", for phrase queries); document frequencies and the collection's
-chunk and token totals are kept in their own rows, updated in the same transaction as the postings. A
-query reads the postings of its terms through one btree and scores them in one statement.
+stem or two adjacent stems ("wind turbin", for phrase queries); the stems' document frequencies and the
+collection's chunk and token totals are kept in their own rows, updated in the same statement as the
+postings (a pair's frequency is counted from its postings when asked: pairs are most of the distinct
+terms, and rarely queried). A query reads the postings of its terms through one btree and scores them in
+one statement.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ WITH c AS (
     RETURNING term
 ), t AS (
     -- one order for every writer: concurrent upserts of the same rows cannot deadlock
-    INSERT INTO rag_terms (collection, term, df) SELECT %(c)s, term, count(*) FROM p GROUP BY term ORDER BY term
+    INSERT INTO rag_terms (collection, term, df)
+    SELECT %(c)s, term, count(*) FROM p WHERE strpos(term, ' ') = 0 GROUP BY term ORDER BY term
     ON CONFLICT (collection, term) DO UPDATE SET df = rag_terms.df + EXCLUDED.df
 )
 UPDATE rag_collections
@@ -92,7 +95,8 @@ WITH c AS (
 ), p AS (
     DELETE FROM rag_postings WHERE chunk = ANY(ARRAY(SELECT id FROM c)) RETURNING term
 ), t AS (
-    INSERT INTO rag_terms (collection, term, df) SELECT %(c)s, term, -count(*) FROM p GROUP BY term ORDER BY term
+    INSERT INTO rag_terms (collection, term, df)
+    SELECT %(c)s, term, -count(*) FROM p WHERE strpos(term, ' ') = 0 GROUP BY term ORDER BY term
     ON CONFLICT (collection, term) DO UPDATE SET df = rag_terms.df + EXCLUDED.df
     RETURNING term, df
 ), n AS (
@@ -111,13 +115,16 @@ _SEARCH = """
 WITH q AS MATERIALIZED (
     SELECT d.term, u.times * (CASE WHEN x.idf > 0 THEN x.idf ELSE 1e-6::float8 END) AS idf, s.avgdl
     FROM unnest(%(terms)s::text[], %(times)s::int[]) AS u(term, times)
-    JOIN rag_terms d ON d.term = u.term COLLATE "C"
+    JOIN (
+        SELECT term, df FROM rag_terms WHERE collection = %(c)s AND term = ANY(%(words)s) AND df > 0
+        UNION ALL
+        SELECT term, count(*) FROM rag_postings WHERE collection = %(c)s AND term = ANY(%(pairs)s) GROUP BY term
+    ) d ON d.term = u.term COLLATE "C"
     CROSS JOIN (
         SELECT n_chunks::float8 AS n, n_tokens::float8 / greatest(n_chunks, 1) AS avgdl
         FROM rag_collections WHERE id = %(c)s
     ) s
     CROSS JOIN LATERAL (SELECT ln((s.n - d.df + 0.5::float8) / (d.df + 0.5::float8)) AS idf) x
-    WHERE d.collection = %(c)s AND d.term = ANY(%(terms)s) AND d.df > 0
 ), top AS (
     SELECT p.chunk, sum(
         q.idf * ((p.in_title * %(w)s::float8 + p.in_text) * 2.2::float8)
@@ -263,6 +270,7 @@ class PgKeywordIndex:
         if not wanted or limit <= 0:
             return []
         params = {"c": self._cid, "terms": list(wanted), "times": list(wanted.values())}
+        params |= {"words": [t for t in wanted if " " not in t], "pairs": [t for t in wanted if " " in t]}
         with self._db() as db:
             rows = db.execute(_SEARCH, params | {"w": title_weight, "limit": limit}).fetchall()
         return [(cid, float(score)) for cid, score in rows]

@@ -105,7 +105,7 @@ def recomputed(texts: dict[str, tuple[str, str]]) -> tuple[Counter[str], int, in
     total = 0
     for title, text in texts.values():
         counts, length = row_postings(title, text)
-        df.update(counts.keys())
+        df.update(t for t in counts if " " not in t)  # pairs' frequencies are counted from their postings
         total += length
     return df, len(texts), total
 
@@ -120,7 +120,9 @@ def stored(url: str, collection: str) -> tuple[Counter[str], int, int, dict[str,
         from_postings = Counter(
             dict(
                 db.execute(
-                    "SELECT term, count(*) FROM rag_postings WHERE collection = %s GROUP BY term", (cid,)
+                    "SELECT term, count(*) FROM rag_postings WHERE collection = %s AND strpos(term, ' ') = 0 "
+                    "GROUP BY term",
+                    (cid,),
                 ).fetchall()
             )
         )
