@@ -331,6 +331,13 @@ def main() -> None:
         )
         cur = {"from": total, "seconds": 0.0, "cpu": 0.0, "files": 0, "stages": defaultdict(float)}
 
+    out = args.out or RESULTS / f"scale-{args.embedder}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save_partial() -> None:  # a run stopped early keeps what it measured
+        partial = {"partial": True, "embedder": embedder.name, "chunks": total, "slices": slices, "search": searches}
+        out.write_text(json.dumps(partial, indent=1) + "\n", encoding="utf-8")
+
     print(f"work dir {work}; embedder {embedder.name}; collection {settings.collection}")
     done = False
     for part in corpus_files(work / "corpus", copies):
@@ -349,10 +356,12 @@ def main() -> None:
                 cur["stages"][k] += v
             if total - cur["from"] >= args.slice:
                 close_slice()
+                save_partial()
             while pending_checks and total >= pending_checks[0]:
                 pending_checks.pop(0)
                 lat = {"chunks": total, **search_latency(retriever, clock, questions)}
                 searches.append(lat)
+                save_partial()
                 print(
                     f"search @ {total} chunks: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms",
                     {k: round(v, 1) for k, v in lat["mean_step_ms"].items()},
@@ -424,8 +433,6 @@ def main() -> None:
         print(
             f"search @ {s['chunks']:>6} chunks: p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms  (mean ms: {steps})"
         )
-    out = args.out or RESULTS / f"scale-{args.embedder}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}")
     pipe.close()
