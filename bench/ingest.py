@@ -75,7 +75,7 @@ def main() -> None:
     again_s = time.perf_counter() - t
     assert again.embedded == 0
 
-    texts = pipe.vectors.collection.get(include=["documents"])["documents"]
+    texts = list(pipe.keywords.texts(pipe.vectors.collection.get(include=[])["ids"]).values())
     t = time.perf_counter()
     embedder.embed(texts)
     bare_s = time.perf_counter() - t

@@ -269,9 +269,7 @@ class Ingestor:
         # (the bare model's best case); a file is recorded as soon as its last chunk is stored.
         todo.sort(key=lambda item: len(item[0].spans[item[1]].text))
         results: list[FileResult] = []
-        for plan in plans:
-            if plan.pending == 0:
-                results.append(self._finish(plan))
+        self._finish_all([p for p in plans if p.pending == 0], results)
         bar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress)
         # Embed and store in steps of 32 batches: long enough that sorting by length pads little, short
         # enough that an interrupted ingest keeps most of what it embedded. Storing a step (Chroma, SQLite)
@@ -281,17 +279,19 @@ class Ingestor:
 
         def store(batch: list[tuple[_Plan, int]], vectors: np.ndarray) -> None:
             self.vectors.upsert(
-                [p.ids[i] for p, i in batch],
-                vectors,
-                [p.spans[i].text for p, i in batch],
-                [self._meta(p.doc, p.spans[i]) for p, i in batch],
+                [p.ids[i] for p, i in batch], vectors, [self._meta(p.doc, p.spans[i]) for p, i in batch]
             )
-            for p, _ in batch:
+            by_plan: dict[_Plan, list[int]] = {}
+            for p, i in batch:
+                by_plan.setdefault(p, []).append(i)
                 p.pending -= 1
                 p.embedded += 1
-            for p in dict.fromkeys(p for p, _ in batch):
-                if p.pending == 0:
-                    results.append(self._finish(p))
+            # The text goes to the keyword index in the same step, after Chroma: a vector found by search always
+            # has its text, and the keyword index never holds a chunk Chroma lacks. One transaction per step.
+            with self.keywords.transaction():
+                for p, idx in by_plan.items():
+                    self.keywords.add(p.doc.source, p.doc.title, [(p.ids[i], p.spans[i].text) for i in idx])
+                self._finish_all([p for p in by_plan if p.pending == 0], results)
             bar.update(len(batch))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
@@ -309,6 +309,13 @@ class Ingestor:
         bar.close()
         return results
 
+    def _finish_all(self, plans: list[_Plan], results: list[FileResult]) -> None:
+        # One keyword transaction for all the files a step completes: one commit (and one FTS5 segment) per
+        # step rather than three per file. A kill inside it records none of them; the next run completes them.
+        with self.keywords.transaction():
+            done = [self._finish(plan) for plan in plans]
+        results.extend(done)
+
     def _finish(self, plan: _Plan) -> FileResult:
         """Make Chroma and the keyword index hold exactly this file's chunks, then record its hash."""
         doc = plan.doc
@@ -318,7 +325,9 @@ class Ingestor:
         self.vectors.update_meta([plan.ids[i] for i in kept], [self._meta(doc, plan.spans[i]) for i in kept])
         stale = sorted(plan.existing - wanted)
         self.vectors.delete(stale)
-        self.keywords.add(doc.source, doc.title, [(cid, s.text) for cid, s in zip(plan.ids, plan.spans, strict=True)])
+        # Chunks embedded now were added as they were stored; those Chroma already held may lack their keyword
+        # row (an interrupted run), and INSERT OR IGNORE leaves present ones alone.
+        self.keywords.add(doc.source, doc.title, [(plan.ids[i], plan.spans[i].text) for i in kept])
         self.keywords.delete(sorted(plan.keyword_ids - wanted))
         self.keywords.put_record(doc.source, doc.sha256, doc.title, doc.date, len(plan.ids), doc.page_starts)
         status: Status = "added" if plan.is_new else "updated"

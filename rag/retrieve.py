@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -159,7 +159,7 @@ class Retriever:
         if self.reranker is None or not ids:
             return ids
         head = ids[: self.settings.rerank_candidates]
-        text_of = {c.chunk_id: c.text for c in self.vectors.get(head)[0]}
+        text_of = {c.chunk_id: c.text for c in self.read(head)[0]}
         try:
             order = self.reranker.order(question, [(cid, text_of[cid]) for cid in head if cid in text_of])
         except RerankError as e:
@@ -178,7 +178,7 @@ class Retriever:
         n = self.settings.feedback_passages
         if n <= 0 or not first:
             return first
-        chunks, vecs = self.vectors.get(first[:n], with_vectors=True)
+        chunks, vecs = self.read(first[:n], with_vectors=True)
         if mode != "keyword" and vecs is not None:
             dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool)
         if mode != "vector":
@@ -228,11 +228,21 @@ class Retriever:
         # RRF weights are relative: 0.5/0.5 is the classic unweighted fusion.
         return [cid for cid, _ in rrf([[c for c, _ in dense], [c for c, _ in sparse]], [2 * w, 2 * (1.0 - w)])]
 
+    def read(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
+        """Stored chunks (and their vectors) with their text, which the keyword index keeps. A chunk whose text is
+        nowhere (its file's ingest is being written this moment) is left out."""
+        chunks, vecs = self.vectors.get(ids, with_vectors)
+        texts = self.keywords.texts([c.chunk_id for c in chunks if not c.text])
+        keep = [i for i, c in enumerate(chunks) if c.text or c.chunk_id in texts]
+        chunks = [replace(chunks[i], text=chunks[i].text or texts[chunks[i].chunk_id]) for i in keep]
+        return chunks, (vecs[keep] if vecs is not None else None)
+
     def _passages(self, ids: list[str], qvec: np.ndarray) -> list[Passage]:
         """Passages in the order of ids, scored by cosine similarity to the question."""
         if not ids:
             return []
-        chunks, vecs = self.vectors.get(ids, with_vectors=True)
-        assert vecs is not None
+        chunks, vecs = self.read(ids, with_vectors=True)
+        if vecs is None:
+            return []
         by_id = {c.chunk_id: Passage.from_stored(c, float(v @ qvec)) for c, v in zip(chunks, vecs, strict=True)}
         return [by_id[i] for i in ids if i in by_id]

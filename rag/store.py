@@ -89,9 +89,12 @@ class VectorStore:
         got = self.collection.get(include=["metadatas"])
         return {m["source"] for m in got["metadatas"] or []}
 
-    def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict[str, Any]]) -> None:
+    def upsert(self, ids: list[str], vectors: np.ndarray, metas: list[dict[str, Any]]) -> None:
+        """Vectors and positions only. The text is kept by the keyword index: Chroma's local store would keep it
+        three more times (a metadata row with its own B-tree index, and a trigram full-text index we never
+        query), which was most of its page writes and the part that slowed down as the index grew."""
         if ids:
-            self.collection.upsert(ids=ids, embeddings=vectors.tolist(), documents=texts, metadatas=metas)
+            self.collection.upsert(ids=ids, embeddings=vectors.tolist(), metadatas=metas)
 
     def update_meta(self, ids: list[str], metas: list[dict[str, Any]]) -> None:
         if ids:
@@ -103,33 +106,31 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, k: int) -> list[tuple[StoredChunk, float]]:
         """Nearest chunks with cosine similarity, best first."""
-        n = self.collection.count()
-        if n == 0:
-            return []
         res = self.collection.query(
-            query_embeddings=[vector.tolist()], n_results=min(k, n), include=["documents", "metadatas", "distances"]
+            query_embeddings=[vector.tolist()], n_results=k, include=["documents", "metadatas", "distances"]
         )
         out = []
         for cid, doc, meta, dist in zip(
             res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
         ):
-            out.append((StoredChunk(cid, doc, dict(meta)), 1.0 - float(dist)))
+            out.append((StoredChunk(cid, doc or "", dict(meta)), 1.0 - float(dist)))
         return out
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity, best first. No text or metadata: a deep candidate list
-        costs a few ms this way, against ~15 ms per 100 chunks when Chroma also reads their documents."""
-        n = self.collection.count()
-        if n == 0:
-            return []
-        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=min(k, n), include=["distances"])
+        costs a few ms this way, against ~15 ms per 100 chunks when Chroma also reads their documents.
+
+        No count() first: Chroma 1.5 returns fewer than k (none from an empty collection) without complaint, and
+        its count() reads the whole collection: 18 ms at 100k chunks, twice per search."""
+        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def get(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
         res = self.collection.get(ids=ids, include=include)
+        # Chunks stored before the text moved to the keyword index still carry it here; newer ones have None.
         chunks = [
-            StoredChunk(cid, doc, dict(meta))
+            StoredChunk(cid, doc or "", dict(meta))
             for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
         ]
         vectors = np.asarray(res["embeddings"], dtype=np.float32) if with_vectors and len(chunks) else None

@@ -103,7 +103,7 @@ def test_ingest_change_and_prune_keep_both_indexes_equal(
     assert unchanged and all(after[cid] == before[cid] for cid in unchanged), "other files' FTS rows were rewritten"
     assert set(after) - set(before), "the changed paragraph got new rows"
     assert top_source(pipe, "beehive honey bees felled") == orchard
-    hits, _ = pipe.vectors.get([cid for cid, _ in pipe.keywords.search("pruned February", 50)])
+    hits, _ = pipe.retriever.read([cid for cid, _ in pipe.keywords.search("pruned February", 50)])
     assert hits and not [c for c in hits if "tree 5 in the orchard" in c.text], "the replaced text is still found"
 
     # Delete a file and prune: its chunks leave both indexes, and keyword search no longer finds it.
