@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS rag_chunks (
     id bigserial PRIMARY KEY, collection int NOT NULL REFERENCES rag_collections(id), chunk_id text NOT NULL,
     source text NOT NULL, length int NOT NULL, UNIQUE (collection, chunk_id)
 );
+-- The chunk's text lives here, not in Chroma (which keeps vectors and positions): see VectorStore.upsert.
+ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS text text;
 CREATE INDEX IF NOT EXISTS rag_chunks_source ON rag_chunks (collection, source);
 CREATE TABLE IF NOT EXISTS rag_postings (
     collection int NOT NULL, term text COLLATE "C" NOT NULL, chunk bigint NOT NULL,
@@ -63,9 +65,10 @@ SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"seedrag schema").digest()[:8], "bi
 # Each write is one statement (data-modifying CTEs): one round trip, and atomic in autocommit mode.
 _ADD = """
 WITH c AS (
-    INSERT INTO rag_chunks (collection, chunk_id, source, length)
-    SELECT %(c)s, u.cid, %(source)s, u.len
-    FROM unnest(%(cids)s::text[], %(lens)s::int[]) WITH ORDINALITY AS u(cid, len, n) ORDER BY u.n
+    INSERT INTO rag_chunks (collection, chunk_id, source, length, text)
+    SELECT %(c)s, u.cid, %(source)s, u.len, u.text
+    FROM unnest(%(cids)s::text[], %(lens)s::int[], %(texts)s::text[]) WITH ORDINALITY AS u(cid, len, text, n)
+    ORDER BY u.n
     ON CONFLICT (collection, chunk_id) DO NOTHING
     RETURNING id, chunk_id, length
 ), p AS (
@@ -246,10 +249,35 @@ class PgKeywordIndex:
                 p_term.append(term)
                 p_title.append(in_title)
                 p_text.append(in_text)
-        params = {"c": self._cid, "source": source, "cids": list(wanted), "lens": lengths}
+        params = {
+            "c": self._cid,
+            "source": source,
+            "cids": list(wanted),
+            "lens": lengths,
+            "texts": list(wanted.values()),
+        }
         params |= {"p_cid": p_cid, "p_term": p_term, "p_title": p_title, "p_text": p_text}
         with self._db() as db:
             db.execute(_ADD, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside are one transaction: all or none (nested, a savepoint). Other replicas see them at once
+        at the commit; this process's readers wait for it, as with SQLite."""
+        with self._db() as db, db.transaction():
+            yield
+
+    def texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        """The text of each chunk held here, by id (Chroma holds only vectors and positions)."""
+        if not chunk_ids:
+            return {}
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT chunk_id, text FROM rag_chunks "
+                "WHERE collection = %s AND chunk_id = ANY(%s) AND text IS NOT NULL",
+                (self._cid, list(chunk_ids)),
+            ).fetchall()
+        return dict(rows)
 
     def delete(self, chunk_ids: list[str]) -> None:
         if chunk_ids:

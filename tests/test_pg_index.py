@@ -99,6 +99,21 @@ def test_document_frequencies_and_counts_match_fts5(both: tuple[KeywordIndex, Pg
     assert pg.chunk_ids("/docs/doc3.md") == lite.chunk_ids("/docs/doc3.md")
 
 
+def test_chunk_texts_are_kept_and_a_failed_transaction_writes_nothing(
+    both: tuple[KeywordIndex, PgKeywordIndex],
+) -> None:
+    """Chroma keeps only vectors and positions: the text comes from here, on both backends alike."""
+    lite, pg = both
+    ids = sorted(lite.chunk_sources())[:25] + ["absent"]
+    assert pg.texts(ids) == lite.texts(ids) and len(pg.texts(ids)) == 25
+    for index in both:
+        before = index.count()
+        with pytest.raises(RuntimeError), index.transaction():
+            index.add("/docs/new.md", "New", [("new-1", "a chunk that is rolled back")])
+            raise RuntimeError("killed mid-step")
+        assert index.count() == before and index.texts(["new-1"]) == {}
+
+
 def recomputed(texts: dict[str, tuple[str, str]]) -> tuple[Counter[str], int, int]:
     """df of every term, N and total length, from the texts the index should hold."""
     df: Counter[str] = Counter()

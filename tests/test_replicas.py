@@ -213,7 +213,7 @@ def test_concurrent_ingests_of_one_folder_embed_each_chunk_once(
     sources = {str(p) for p in folder.iterdir()}
     records = [r for r in shared.keywords.records() if r.source in sources]
     assert len(records) == 6
-    chunks, _ = shared.vectors.get(sorted(set().union(*(shared.vectors.ids_for(s) for s in sources))))
+    chunks, _ = shared.retriever.read(sorted(set().union(*(shared.vectors.ids_for(s) for s in sources))))
     assert len(chunks) == sum(r.chunks for r in records) > 12
     # Each chunk was embedded exactly once between the two replicas, and nothing else was.
     assert fake_llm.embedded == Counter(c.text for c in chunks), outputs
@@ -264,7 +264,7 @@ def test_kill_9_mid_ingest_then_the_other_replica_completes_it(
     everything = set().union(*shared.vectors.ids_by_source(sources).values())
     assert stored < everything and len(everything) == sum(r["chunks"] for r in results)
     # What the killed replica had stored was kept; only the rest was embedded, once.
-    missing, _ = shared.vectors.get(sorted(everything - stored))
+    missing, _ = shared.retriever.read(sorted(everything - stored))
     assert fake_llm.embedded == Counter(c.text for c in missing)
     assert sum(r["embedded"] for r in results) == len(everything - stored)
     # Every original is there in the version the index holds, read through the replica that never had it.
