@@ -258,6 +258,30 @@ def make_settings(args: argparse.Namespace, data_dir: Path) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def bare_only(args: argparse.Namespace) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{args.bare_from}?mode=ro", uri=True)
+    texts = [t for (t,) in db.execute("SELECT text FROM chunks_fts ORDER BY rowid")]
+    sample = texts[:: max(1, len(texts) // args.sample)][: args.sample]
+    embedder: Any = FakeEmbedder() if args.embedder == "fake" else MiniLMEmbedder()
+    bare = bare_rate(embedder, sample)
+    out = args.out or RESULTS / f"scale-{args.embedder}.json"
+    result = json.loads(out.read_text(encoding="utf-8"))
+    last = result["slices"][-1]
+    result |= {
+        "bare_embedder_chunks_per_s": bare,
+        "bare_sample": len(sample),
+        "last_slice_vs_bare": last["chunks_per_s"] / bare,
+        "ratio_basis": "measured: last slice / bare embedder (timed after the run, on a sample of its chunks)",
+    }
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(
+        f"bare embedder on {len(sample)} of {len(texts)} chunks: {bare:.1f} chunks/s; last slice / bare: "
+        f"{last['chunks_per_s'] / bare:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=100_000, help="grow the index to this many chunks")
@@ -277,7 +301,16 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other setting")
     parser.add_argument("--work", type=Path, help="where corpus files and the index go (default: a temp dir, removed)")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/scale-<embedder>.json)")
+    parser.add_argument(
+        "--bare-from",
+        type=Path,
+        metavar="KEYWORD_SQLITE",
+        help="only time the bare embedder on a sample of that index's chunks; add it to --out (a run stopped early)",
+    )
     args = parser.parse_args()
+    if args.bare_from:
+        bare_only(args)
+        return
 
     work = args.work or Path(tempfile.mkdtemp(prefix="seedrag-scale-"))
     settings = make_settings(args, work / "data")
