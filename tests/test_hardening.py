@@ -115,15 +115,17 @@ def test_a_full_server_says_503_with_retry_after_at_once_and_keeps_serving_reads
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(ask, i) for i in range(4)]
             time.sleep(0.5)
-            t0 = time.monotonic()
-            assert httpx.get(f"{api.url}/v1/documents").status_code == 200
-            assert time.monotonic() - t0 < 2.0  # well under one answer's 3 s
+            # Reads are not stuck behind the answers: the list comes back while the first answer is still
+            # being written (the fake LLM takes 3 s).
+            assert httpx.get(f"{api.url}/v1/documents", timeout=30).status_code == 200
+            assert not all(f.done() for f in futures)
             results = [f.result() for f in futures]
     statuses = sorted(status for status, _, _ in results)
     assert statuses == [200, 200, 503, 503], results
+    first_answer = min(seconds for status, seconds, _ in results if status == 200)
     for status, seconds, headers in results:
-        if status == 503:
-            assert seconds < 2.0 and int(headers["retry-after"]) >= 1  # at once, not after an answer's 3 s
+        if status == 503:  # at once: before even the first answer was ready, not after waiting for a slot
+            assert seconds < first_answer and int(headers["retry-after"]) >= 1
 
 
 @pytest.mark.parametrize("endpoint", ["/v1/ask", "/v1/chat/completions"])
