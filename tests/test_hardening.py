@@ -181,11 +181,11 @@ def test_an_encoded_newline_in_the_path_cannot_forge_a_log_line(
 
 def test_the_page_has_its_policy_at_every_url_and_nothing_may_frame_the_service(live_server_url: str) -> None:
     for path in ["/", "/static/index.html"]:
-        r = httpx.get(live_server_url + path)
+        r = httpx.get(live_server_url + path, timeout=30)
         assert r.status_code == 200 and "frame-ancestors 'none'" in r.headers["content-security-policy"], path
         assert "script-src 'self'" in r.headers["content-security-policy"], path
     for path in ["/healthz", "/v1/documents", "/docs", "/openapi.json"]:
-        r = httpx.get(live_server_url + path)
+        r = httpx.get(live_server_url + path, timeout=30)
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
         assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff", path
 
@@ -198,14 +198,14 @@ def live_server_url(seeded: Pipeline) -> Iterator[str]:
 
 def test_readyz_without_a_key_says_only_ready_and_never_the_llm_address(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
     with serve_api(seeded, api_keys="reader") as api:
-        open_ = httpx.get(f"{api.url}/readyz", timeout=10)
+        open_ = httpx.get(f"{api.url}/readyz", timeout=30)
         assert open_.status_code == 200 and open_.json() == {"ready": True}
-        keyed = httpx.get(f"{api.url}/readyz", headers={"Authorization": "Bearer reader"}, timeout=10).json()
+        keyed = httpx.get(f"{api.url}/readyz", headers={"Authorization": "Bearer reader"}, timeout=30).json()
         assert keyed["checks"]["llm"]["ok"] and seeded.llm.base_url not in str(keyed)
         # A flood of probes costs one check per few seconds, not one embedding and LLM call per hit.
         pings = fake_llm.pings
         for _ in range(50):
-            httpx.get(f"{api.url}/readyz", timeout=10)
+            httpx.get(f"{api.url}/readyz", timeout=30)
         assert fake_llm.pings - pings <= 2
 
 
