@@ -116,15 +116,17 @@ def test_a_full_server_says_503_with_retry_after_at_once_and_keeps_serving_reads
         with ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(ask, i) for i in range(4)]
             time.sleep(0.5)
-            t0 = time.monotonic()
-            assert httpx.get(f"{api.url}/v1/documents").status_code == 200
-            assert time.monotonic() - t0 < 2.0  # well under one answer's 3 s
+            # Reads are not stuck behind the answers: the list comes back while the first answer is still
+            # being written (the fake LLM takes 3 s).
+            assert httpx.get(f"{api.url}/v1/documents", timeout=30).status_code == 200
+            assert not all(f.done() for f in futures)
             results = [f.result() for f in futures]
     statuses = sorted(status for status, _, _ in results)
     assert statuses == [200, 200, 503, 503], results
+    first_answer = min(seconds for status, seconds, _ in results if status == 200)
     for status, seconds, headers in results:
-        if status == 503:
-            assert seconds < 2.0 and int(headers["retry-after"]) >= 1  # at once, not after an answer's 3 s
+        if status == 503:  # at once: before even the first answer was ready, not after waiting for a slot
+            assert seconds < first_answer and int(headers["retry-after"]) >= 1
 
 
 def test_answers_admitted_at_once_default_to_the_local_models_slots() -> None:
@@ -191,11 +193,11 @@ def test_an_encoded_newline_in_the_path_cannot_forge_a_log_line(
 
 def test_the_page_has_its_policy_at_every_url_and_nothing_may_frame_the_service(live_server_url: str) -> None:
     for path in ["/", "/static/index.html"]:
-        r = httpx.get(live_server_url + path)
+        r = httpx.get(live_server_url + path, timeout=30)
         assert r.status_code == 200 and "frame-ancestors 'none'" in r.headers["content-security-policy"], path
         assert "script-src 'self'" in r.headers["content-security-policy"], path
     for path in ["/healthz", "/v1/documents", "/docs", "/openapi.json"]:
-        r = httpx.get(live_server_url + path)
+        r = httpx.get(live_server_url + path, timeout=30)
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
         assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff", path
 
@@ -208,14 +210,14 @@ def live_server_url(seeded: Pipeline) -> Iterator[str]:
 
 def test_readyz_without_a_key_says_only_ready_and_never_the_llm_address(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
     with serve_api(seeded, api_keys="reader") as api:
-        open_ = httpx.get(f"{api.url}/readyz", timeout=10)
+        open_ = httpx.get(f"{api.url}/readyz", timeout=30)
         assert open_.status_code == 200 and open_.json() == {"ready": True}
-        keyed = httpx.get(f"{api.url}/readyz", headers={"Authorization": "Bearer reader"}, timeout=10).json()
+        keyed = httpx.get(f"{api.url}/readyz", headers={"Authorization": "Bearer reader"}, timeout=30).json()
         assert keyed["checks"]["llm"]["ok"] and seeded.llm.base_url not in str(keyed)
         # A flood of probes costs one check per few seconds, not one embedding and LLM call per hit.
         pings = fake_llm.pings
         for _ in range(50):
-            httpx.get(f"{api.url}/readyz", timeout=10)
+            httpx.get(f"{api.url}/readyz", timeout=30)
         assert fake_llm.pings - pings <= 2
 
 
