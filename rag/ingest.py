@@ -78,7 +78,7 @@ class _Plan:
     embedded: int = 0
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -165,7 +165,7 @@ class Ingestor:
         source = source or str(path.resolve())
         try:
             record = self.keywords.record(source)
-            if record is not None and record.sha256 == _file_sha256(path):
+            if record is not None and record.sha256 == file_sha256(path):
                 return FileResult(source, "unchanged", chunks=record.chunks)
             return self.reader.read(path, source)
         except LoadError as e:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rag.config import Settings
+from rag.ingest import file_sha256
 
 
 class Originals(Protocol):
@@ -62,14 +63,6 @@ def make_originals(settings: Settings) -> Originals:
     if settings.database_url:
         return PostgresOriginals(settings.database_url, settings.collection)
     return FolderOriginals(settings.uploads_dir)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class FolderOriginals:
@@ -162,7 +155,7 @@ class PostgresOriginals:
         return f"uploads/{name}"
 
     def put(self, name: str, staged: Path) -> str:
-        sha = _sha256(staged)
+        sha = file_sha256(staged)
         with self._connect() as conn:
             conn.execute(
                 "INSERT INTO originals (collection, source, sha256, data) VALUES (%s, %s, %s, %s) "
