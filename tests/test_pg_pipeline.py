@@ -19,7 +19,7 @@ from rag.pg_index import PgKeywordIndex
 from rag.pipeline import Pipeline, build
 from rag.store import StoreUnavailable
 from tests.test_eval import TINY
-from tests.test_keyword_sync import FailingEmbedder, _docs, chroma_ids, topics, write
+from tests.test_keyword_sync import FailingEmbedder, _docs, chroma_ids, top_source, topics, write
 
 
 def chroma(path: Path) -> Any:
@@ -37,12 +37,6 @@ def assert_in_step(pipe: Pipeline) -> set[str]:
     assert set(pipe.keywords.chunk_sources()) == ids
     assert pipe.keywords.count() == pipe.vectors.count() == len(ids)
     return ids
-
-
-def top_source(pipe: Pipeline, words: str) -> str:
-    hits = pipe.keywords.search(words, 5)
-    assert hits, f"no keyword hit for {words!r}"
-    return pipe.keywords.chunk_sources()[hits[0][0]]
 
 
 def test_database_url_without_a_chroma_server_is_refused(settings: Settings, embedder: MiniLMEmbedder) -> None:
