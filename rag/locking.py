@@ -36,25 +36,19 @@ class IndexLock(Protocol):
     def close(self) -> None: ...
 
 
-class WriterLock:
-    """Re-entrant within a thread; held by at most one process at a time."""
+class _Reentrant:
+    """Re-entrant within a thread, exclusive between threads: the outermost enter takes the process-wide lock
+    (`_acquire`), the outermost exit gives it back (`_release`)."""
 
-    @classmethod
-    def for_index(cls, data_dir: Path, collection: str) -> WriterLock:
-        """The lock of one index: a file beside it in the data dir, one per collection."""
-        return cls(data_dir / f"write-{collection}.lock")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self) -> None:
         self._thread = threading.RLock()
         self._depth = 0
-        self._fd: int | None = None
 
-    def __enter__(self) -> WriterLock:
+    def __enter__(self) -> Any:
         self._thread.acquire()
         try:
             if self._depth == 0:
-                self._fd = self._lock_file()
+                self._acquire()
         except BaseException:
             self._thread.release()
             raise
@@ -63,12 +57,41 @@ class WriterLock:
 
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
         self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
+        try:
+            if self._depth == 0:
+                self._release()
+        finally:
+            self._thread.release()
+
+    def _acquire(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+
+class WriterLock(_Reentrant):
+    """Re-entrant within a thread; held by at most one process at a time."""
+
+    @classmethod
+    def for_index(cls, data_dir: Path, collection: str) -> WriterLock:
+        """The lock of one index: a file beside it in the data dir, one per collection."""
+        return cls(data_dir / f"write-{collection}.lock")
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._fd: int | None = None
+
+    def _acquire(self) -> None:
+        self._fd = self._lock_file()
+
+    def _release(self) -> None:
+        if self._fd is not None:
             fd, self._fd = self._fd, None
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
-        self._thread.release()
 
     def close(self) -> None:
         """Nothing to release: the file is locked only while a writer holds it."""
@@ -90,7 +113,7 @@ class WriterLock:
         return fd
 
 
-class AdvisoryLock:
+class AdvisoryLock(_Reentrant):
     """WriterLock's semantics across machines: a PostgreSQL session-level advisory lock per collection.
 
     Held on a connection of its own, so that the index's queries (autocommit, shared by threads) never
@@ -102,31 +125,15 @@ class AdvisoryLock:
         # A stable 64-bit key from the name: Python's hash() differs between processes.
         digest = hashlib.sha256(f"seedrag writer {collection}".encode()).digest()
         self.key = int.from_bytes(digest[:8], "big", signed=True)
-        self._thread = threading.RLock()
-        self._depth = 0
+        super().__init__()
         self._conn: Any = None
 
-    def __enter__(self) -> AdvisoryLock:
-        self._thread.acquire()
-        try:
-            if self._depth == 0:
-                self._take()
-        except BaseException:
-            self._thread.release()
-            raise
-        self._depth += 1
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
-        self._depth -= 1
-        try:
-            if self._depth == 0 and self._conn is not None:
-                try:
-                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-                except Exception:  # the session is gone, and its lock with it; start afresh next time
-                    self._drop()
-        finally:
-            self._thread.release()
+    def _release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            except Exception:  # the session is gone, and its lock with it; start afresh next time
+                self._drop()
 
     def close(self) -> None:
         with self._thread:
@@ -137,7 +144,7 @@ class AdvisoryLock:
         if conn is not None:
             conn.close()
 
-    def _take(self) -> None:
+    def _acquire(self) -> None:
         import psycopg
 
         from rag.pg_index import connect
