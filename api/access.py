@@ -24,7 +24,7 @@ log = logging.getLogger("api")
 Role = Literal["read", "admin"]
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-SELF_AUTHENTICATED = {"/slack/events"}  # signed by Slack (api/routes/slack.py)
+SELF_AUTHENTICATED = {"/slack/events"}  # signed by Slack (api/slack/events.py)
 
 
 def needs_admin(method: str, path: str) -> bool:

@@ -52,8 +52,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(documents.router)
     app.include_router(page.router)  # the chat page at / and its files under /static/
 
-    # Slack: on only with both secrets; otherwise say so once at start-up (api/routes/slack.py, docs/slack.md).
-    from api.routes import feedback, slack
+    # Slack: on only with both secrets; otherwise say so once at start-up (api/slack/events.py, docs/slack/README.md).
+    from api.routes import feedback
+    from api.slack import events as slack
 
     app.include_router(feedback.router)
     if settings.slack_bot_token and settings.slack_signing_secret:

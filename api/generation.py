@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from api.errors import APIError
-from rag.answer import Answer, Done, Event
+from rag.answering.answerer import Answer, Done, Event
 from rag.config import Settings
 
 

@@ -16,10 +16,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from rag.answer import Answer
-from rag.llm import LLMError
+from rag.answering.answerer import Answer
+from rag.ingest.uploads import UploadResult
+from rag.llm.client import LLMError
 from rag.pipeline import Pipeline
-from rag.uploads import UploadResult
 
 log = logging.getLogger("api")
 

@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from rag.config import Settings
-from rag.llm import LocalServer, sigterm_as_exit
+from rag.llm.client import LocalServer, sigterm_as_exit
 
 log = logging.getLogger("api")
 

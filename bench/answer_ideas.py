@@ -136,8 +136,8 @@ def table(rows: list[dict]) -> str:
 
 def ablate(result: dict, name: str, min_lexical: float = 0.5) -> dict:
     """The summary the default run would have had without one part of the design (see ABLATIONS)."""
-    from rag import answer_metrics as m
-    from rag.evaluate_answers import Question, Verdict, summarize
+    from rag.eval import metrics as m
+    from rag.eval.answers import Question, Verdict, summarize
 
     verdicts = []
     for q in result["questions"]:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpora import EVALDATA, beir_queries, write_docs  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embeddings import MiniLMEmbedder, minilm_files  # noqa: E402
+from rag.index.embeddings import MiniLMEmbedder, minilm_files  # noqa: E402
 from rag.pipeline import build  # noqa: E402
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.evaluate import latency, load_beir  # noqa: E402
-from rag.keyword import KeywordIndex, query_terms  # noqa: E402
-from rag.pg_index import PgKeywordIndex  # noqa: E402
+from rag.eval.retrieval import latency, load_beir  # noqa: E402
+from rag.index.keyword import KeywordIndex, query_terms  # noqa: E402
+from rag.index.postgres import PgKeywordIndex  # noqa: E402
 
 
 def pieces(corpus: dict[str, tuple[str, str]], n: int) -> list[tuple[str, str, list[tuple[str, str]]]]:

@@ -19,9 +19,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.config import Settings  # noqa: E402
-from rag.embeddings import MiniLMEmbedder  # noqa: E402
-from rag.evaluate import build_index, load_beir, run_queries  # noqa: E402
-from rag.retrieve import Retriever  # noqa: E402
+from rag.eval.retrieval import build_index, load_beir, run_queries  # noqa: E402
+from rag.index.embeddings import MiniLMEmbedder  # noqa: E402
+from rag.retrieval.retriever import Retriever  # noqa: E402
 
 # Every variant spells out what it changes from plain RRF, so rows keep their meaning when defaults move.
 PLAIN: dict[str, Any] = {"fusion": "rrf", "vector_weight": 0.5, "feedback_passages": 0}

@@ -47,13 +47,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpora import EVALDATA, beir_docs  # noqa: E402
-from rag.chunking import Span  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.documents import Document  # noqa: E402
-from rag.embeddings import MiniLMEmbedder, minilm_files  # noqa: E402
-from rag.ingest import FileResult, Ingestor  # noqa: E402
+from rag.index.embeddings import MiniLMEmbedder, minilm_files  # noqa: E402
+from rag.ingest.chunking import Span  # noqa: E402
+from rag.ingest.indexer import FileResult, Ingestor  # noqa: E402
+from rag.ingest.loaders import Document  # noqa: E402
 from rag.pipeline import build  # noqa: E402
-from rag.retrieve import Retriever  # noqa: E402
+from rag.retrieval.retriever import Retriever  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

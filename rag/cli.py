@@ -9,9 +9,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from rag.answer import Answer, AnswerFailed, citation_dict
+from rag.answering.answerer import Answer, AnswerFailed, citation_dict
 from rag.config import Settings
-from rag.retrieve import Passage
+from rag.retrieval.retriever import Passage
 
 log = logging.getLogger("rag")
 
@@ -38,7 +38,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.llm import LocalServer
+    from rag.llm.client import LocalServer
 
     pipe = _pipeline(settings)
     server = None
@@ -163,7 +163,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
-    from rag import local_model
+    from rag.llm import model_files as local_model
 
     if args.action == "install":
         path = local_model.install(settings.models_dir)
@@ -171,18 +171,18 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     elif args.action == "verify":
         print(f"ok: {local_model.ensure_model(settings.models_dir)}")
     else:
-        from rag.llm_server import main as serve_model
+        from rag.llm.server import main as serve_model
 
         serve_model([])
     return 0
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.feedback import Feedback, FeedbackStore, feedback_path, make_feedback
+    from rag.index.feedback import Feedback, FeedbackStore, feedback_path, make_feedback
 
     store: Feedback | None
     if settings.database_url:
-        from rag.pg_index import describe
+        from rag.index.postgres import describe
 
         store, where = make_feedback(settings), f"the shared database ({describe(settings.database_url)})"
     else:
@@ -217,8 +217,8 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Slack over HTTP is served by 'rag serve' at POST /slack/events; it is {state}.")
         print("Without a public URL, run 'rag slack --socket' (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN).")
         return 0
-    from api import slack_socket
-    from rag.llm import LocalServer, sigterm_as_exit
+    from api.slack import socket as slack_socket
+    from rag.llm.client import LocalServer, sigterm_as_exit
     from rag.pipeline import build
 
     problem = slack_socket.missing_tokens(settings)
@@ -241,9 +241,9 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.embeddings import make_embedder
-    from rag.evaluate import DatasetError, evaluate, format_report, load_beir
-    from rag.llm import make_llm
+    from rag.eval.retrieval import DatasetError, evaluate, format_report, load_beir
+    from rag.index.embeddings import make_embedder
+    from rag.llm.client import make_llm
 
     try:
         data = load_beir(Path(args.folder), args.split)
@@ -263,11 +263,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
-    from rag import evaluate_answers as ea
-    from rag.baseline import NAIVE_SETTINGS, NaiveAnswerer
-    from rag.embeddings import make_embedder
-    from rag.evaluate import DatasetError, build_index
-    from rag.llm import LocalServer, make_llm
+    from rag.eval import answers as ea
+    from rag.eval.naive import NAIVE_SETTINGS, NaiveAnswerer
+    from rag.eval.retrieval import DatasetError, build_index
+    from rag.index.embeddings import make_embedder
+    from rag.llm.client import LocalServer, make_llm
 
     try:
         data = ea.load_qa(Path(args.folder))
@@ -433,9 +433,9 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = Settings()
-    from rag.llm import LLMError
-    from rag.local_model import ModelMissing
-    from rag.store import EmbeddingMismatch, StoreUnavailable
+    from rag.index.vectors import EmbeddingMismatch, StoreUnavailable
+    from rag.llm.client import LLMError
+    from rag.llm.model_files import ModelMissing
 
     try:
         sys.exit(args.func(args, settings))

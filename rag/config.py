@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         1.0, ge=0.0, description="Feedback: how far the question vector moves towards the feedback passages (Rocchio)."
     )
 
-    # An optional reranker (rag/rerank.py): the fused candidates are reordered by it before top_k are cut.
+    # An optional reranker (rag/retrieval/rerank.py): the fused candidates are reordered by it before top_k are cut.
     rerank_url: str | None = Field(
         None, description="The /rerank endpoint of a reranker server, e.g. http://gpu-box:8080/v1/rerank; unset = off."
     )
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(400, ge=16)
     llm_temperature: float = 0.0
 
-    # The answer step (rag/answer.py); each measured with `rag eval-answers` (README, answer quality)
+    # The answer step (rag/answering/answerer.py); each measured with `rag eval-answers` (README, answer quality)
     answer_schema: bool = Field(
         True, description="Hold the model's reply to the quote/answer JSON schema (servers that cannot: plain text)."
     )

@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answerer, AnswerOptions
+from rag.answering.answerer import Answerer, AnswerOptions
+from rag.answering.prompts import DEFAULT_DIR, Prompts
 from rag.config import Settings
-from rag.embeddings import Embedder, make_embedder
-from rag.ingest import Ingestor
-from rag.keyword import KeywordIndex, KeywordStore
-from rag.llm import LLM, make_llm
-from rag.locking import AdvisoryLock, IndexLock, WriterLock
-from rag.originals import Originals, make_originals
-from rag.prompts import DEFAULT_DIR, Prompts
-from rag.rerank import make_reranker
-from rag.retrieve import Retriever
-from rag.store import StoreUnavailable, VectorStore, make_chroma_client
+from rag.index.embeddings import Embedder, make_embedder
+from rag.index.keyword import KeywordIndex, KeywordStore
+from rag.index.locking import AdvisoryLock, IndexLock, WriterLock
+from rag.index.originals import Originals, make_originals
+from rag.index.vectors import StoreUnavailable, VectorStore, make_chroma_client
+from rag.ingest.indexer import Ingestor
+from rag.llm.client import LLM, make_llm
+from rag.retrieval.rerank import make_reranker
+from rag.retrieval.retriever import Retriever
 
 
 @dataclass
@@ -87,7 +87,7 @@ def _shared_storage(
     settings: Settings, embedder: Embedder, chroma_client: Any
 ) -> tuple[VectorStore, KeywordStore, IndexLock]:
     """Keyword index, manifest and writer lock in PostgreSQL; vectors in the Chroma server."""
-    from rag.pg_index import PgKeywordIndex
+    from rag.index.postgres import PgKeywordIndex
 
     assert settings.database_url
     # Refused rather than warned about: replicas that share the manifest but each keep vectors on their own

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.fakes.openai_server import FakeOpenAI
 from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures, shared by every test module)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embeddings import Embedder
+from rag.index.embeddings import Embedder
 
 
 def write_pdf(path: Path, pages: list[str], title: str = "A test PDF") -> Path:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer import AnswerFailed, Done, Message, Sources, Token, compose
+from rag.answering.answerer import AnswerFailed, Done, Message, Sources, Token, compose
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.conftest import SEEDS, free_port, make_settings
 from tests.fakes.openai_server import REFUSAL, FakeOpenAI, default_reply

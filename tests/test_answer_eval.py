@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluate_answers import Question, Verdict, load_qa, sample, summarize
+from rag.eval.answers import Question, Verdict, load_qa, sample, summarize
 from tests.fakes.openai_server import FakeOpenAI
 
 TINY = Path(__file__).parent / "data" / "qa_tiny"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_metrics import contains_answer, f1, is_correct, kind_of, normalize, recall
+from rag.eval.metrics import contains_answer, f1, is_correct, kind_of, normalize, recall
 
 
 def test_normalize_is_squads() -> None:

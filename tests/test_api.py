@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.answer import Answer
-from rag.embeddings import MiniLMEmbedder
+from rag.answering.answerer import Answer
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.api_support import QUESTION, BrokenStreamLLM, serve_api, sse_events
 from tests.conftest import SEEDS, LiveServer, free_port, make_settings

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rag.ingest.uploads import safe_name
 from rag.pipeline import Pipeline
-from rag.uploads import safe_name
 from tests.api_support import QUESTION, serve_api
 from tests.conftest import SEEDS, LiveServer
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from rag.config import Settings
-from rag.feedback import FeedbackStore
+from rag.index.feedback import FeedbackStore
 from tests.api_support import QUESTION, sse_events
 from tests.conftest import SEEDS, LiveServer
 

@@ -8,7 +8,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.api_support import QUESTION, BrokenStreamLLM, serve_api
 from tests.conftest import SEEDS, LiveServer, make_settings

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect, 
 from api.app import create_app
 from api.routes.page import STATIC
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.conftest import ROOT, SEEDS, LiveServer, free_port, make_settings
 from tests.fakes.openai_server import FakeOpenAI
@@ -407,7 +407,7 @@ def test_page_and_static_files_over_http(live: LiveServer) -> None:
 # The screenshot in docs/: a real question answered by the real local model. Opt-in (it takes ~30 s).
 @pytest.mark.skipif(not os.environ.get("RAG_SCREENSHOT"), reason="set RAG_SCREENSHOT=1 to refresh docs/screenshot.png")
 def test_screenshot_of_a_real_answer(tmp_path: Path, embedder: MiniLMEmbedder, browser: Browser) -> None:
-    from rag.llm import LocalServer
+    from rag.llm.client import LocalServer
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     local = LocalServer(settings)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
+from rag.index.vectors import StoreUnavailable
 from rag.pipeline import build
-from rag.store import StoreUnavailable
 from tests.conftest import SEEDS, free_port, make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.servers import chroma_run

@@ -96,7 +96,7 @@ def test_help_explains(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
 
 
 def test_office_files_are_ingested_and_cited_by_slide_and_sheet(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
-    from rag.documents import load
+    from rag.ingest.loaders import load
     from tests.helpers import write_docx, write_pptx, write_xlsx
 
     docs, data = tmp_path / "office", tmp_path / "data"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import LoadError, load
+from rag.ingest.loaders import LoadError, load
 from tests.helpers import write_docx, write_pdf, write_pptx, write_xlsx
 
 MB = 1_000_000

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
-from rag.evaluate import (
+from rag.eval.retrieval import (
     DatasetError,
     evaluate,
     load_beir,
@@ -25,6 +24,7 @@ from rag.evaluate import (
     recall_at_k,
     score_run,
 )
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import build
 
 TINY = Path(__file__).parent / "data" / "beir_tiny"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from rag.embeddings import MiniLMEmbedder
-from rag.ingest import IngestReport
+from rag.index.embeddings import MiniLMEmbedder
+from rag.ingest.indexer import IngestReport
 from rag.pipeline import Pipeline, build
 from tests.api_support import serve_api
 from tests.conftest import make_settings

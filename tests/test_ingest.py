@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
+from rag.index.vectors import EmbeddingMismatch
 from rag.pipeline import build
-from rag.store import EmbeddingMismatch
 from tests.helpers import CountingEmbedder
 
 ARTICLE = "\n\n".join(

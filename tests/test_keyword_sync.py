@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.documents import Document, load
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
+from rag.ingest.loaders import Document, load
 from rag.pipeline import Pipeline, build
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from rag.answering.prompts import DEFAULT_DIR
+from rag.answering.verify import entails
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
-from rag.llm import LocalServer
+from rag.index.embeddings import MiniLMEmbedder
+from rag.llm.client import LocalServer
 from rag.pipeline import Pipeline, build
-from rag.prompts import DEFAULT_DIR
-from rag.support import entails
 from tests.conftest import SEEDS, free_port
 from tests.injection_docs import ATTACKS, Attack, leaks, obeys, unsupported, write_documents
 

@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
-from rag.locking import WriterLock
+from rag.index.embeddings import MiniLMEmbedder
+from rag.index.locking import WriterLock
 from rag.pipeline import build
 from tests.conftest import SEEDS
 from tests.fakes.openai_server import FakeOpenAI
@@ -16,7 +16,7 @@ from tests.fakes.openai_server import FakeOpenAI
 HOLD = """
 import sys
 from pathlib import Path
-from rag.locking import WriterLock
+from rag.index.locking import WriterLock
 with WriterLock(Path(sys.argv[1])):
     print("held", flush=True)
     sys.stdin.readline()

@@ -6,7 +6,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.metrics import llm_cause
-from rag.llm import LLMError
+from rag.llm.client import LLMError
 from rag.pipeline import Pipeline
 from tests.api_support import QUESTION, serve_api, sse_events
 from tests.conftest import SEEDS, LiveServer

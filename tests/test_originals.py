@@ -6,7 +6,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rag.originals import PostgresOriginals
+from rag.index.originals import PostgresOriginals
 
 
 def staged(tmp_path: Path, data: bytes) -> Path:

@@ -87,7 +87,7 @@ def test_installed_wheel_answers_a_seed_question(wheel: Path, tmp_path: Path, fa
         )
 
     where = subprocess.run(
-        [sys.executable, "-c", "import rag.prompts as p; print(p.__file__); print(p.DEFAULT_DIR)"],
+        [sys.executable, "-c", "import rag.answering.prompts as p; print(p.__file__); print(p.DEFAULT_DIR)"],
         cwd=elsewhere,
         env=env,
         capture_output=True,
@@ -105,8 +105,8 @@ def test_installed_wheel_answers_a_seed_question(wheel: Path, tmp_path: Path, fa
 
 
 def test_prompts_dir_setting_overrides_the_installed_templates(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    from rag.answering.prompts import DEFAULT_DIR
     from rag.config import Settings
-    from rag.prompts import DEFAULT_DIR
 
     custom = tmp_path / "my-prompts"
     shutil.copytree(DEFAULT_DIR, custom, ignore=shutil.ignore_patterns("*.py", "__pycache__"))

@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rag.keyword import KeywordIndex
-from rag.pg_index import PgKeywordIndex, row_postings
-from rag.terms import stem, tokens
+from rag.index.keyword import KeywordIndex
+from rag.index.postgres import PgKeywordIndex, row_postings
+from rag.index.terms import stem, tokens
 
 # fmt: off
 VOCAB = [

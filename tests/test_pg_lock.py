@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from rag.locking import AdvisoryLock
+from rag.index.locking import AdvisoryLock
 from tests.conftest import ROOT
 
 HOLD = """
 import sys
-from rag.locking import AdvisoryLock
+from rag.index.locking import AdvisoryLock
 with AdvisoryLock(sys.argv[1], sys.argv[2]):
     print("held", flush=True)
     sys.stdin.readline()
@@ -54,7 +54,7 @@ def test_a_second_process_waits_and_says_so(postgres_url: str, caplog: pytest.Lo
     proc = holder(postgres_url, "books")
     lock = AdvisoryLock(postgres_url, "books")
     try:
-        with caplog.at_level(logging.WARNING, logger="rag.locking"):
+        with caplog.at_level(logging.WARNING, logger="rag.index.locking"):
             got, release = take_in_thread(lock)
             assert not got.wait(1.5), "took a lock another process holds"
         assert "another process is writing collection 'books'" in caplog.text

@@ -12,12 +12,12 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from rag.config import Settings
-from rag.embeddings import Embedder, MiniLMEmbedder
-from rag.evaluate import evaluate, load_beir
-from rag.locking import AdvisoryLock
-from rag.pg_index import PgKeywordIndex
+from rag.eval.retrieval import evaluate, load_beir
+from rag.index.embeddings import Embedder, MiniLMEmbedder
+from rag.index.locking import AdvisoryLock
+from rag.index.postgres import PgKeywordIndex
+from rag.index.vectors import StoreUnavailable
 from rag.pipeline import Pipeline, build
-from rag.store import StoreUnavailable
 from tests.test_eval import TINY
 from tests.test_keyword_sync import FailingEmbedder, _docs, chroma_ids, top_source, topics, write
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.quotes import locate, sentence_around, sentences
+from rag.answering.quotes import locate, sentence_around, sentences
 
 PASSAGES = [
     "The plant opened in 2019 and employs 300 people. It exports steel to Italy and Austria.",

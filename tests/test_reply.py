@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rag.reply import AnswerStream, parse
+from rag.answering.reply import AnswerStream, parse
 
 
 def test_json_reply() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
-from rag.evaluate import evaluate, format_report, load_beir
+from rag.eval.retrieval import evaluate, format_report, load_beir
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
-from rag.rerank import Reranker, RerankError, make_reranker
+from rag.retrieval.rerank import Reranker, RerankError, make_reranker
 from tests.fakes.rerank_server import FakeReranker, Score, word_overlap
 
 QUESTION = "Which pipeline brings gas to Europe?"

@@ -75,7 +75,7 @@ def rag_serve(tmp_path: Path, llm_port: int) -> Iterator[tuple[subprocess.Popen[
 
 
 def model_server(pid: int) -> int:
-    found = [c for c in children(pid) if "rag.llm_server" in Path(f"/proc/{c}/cmdline").read_text()]
+    found = [c for c in children(pid) if "rag.llm.server" in Path(f"/proc/{c}/cmdline").read_text()]
     assert len(found) == 1, found
     return found[0]
 
@@ -96,7 +96,7 @@ def test_a_different_server_on_the_model_port_is_an_error_not_silently_shared(tm
     llm_port = free_port()
     env = local_env(tmp_path / "data", llm_port)
     stranger = subprocess.Popen(
-        [sys.executable, "-m", "rag.llm_server", "--port", str(llm_port), "--ctx", "1024"],
+        [sys.executable, "-m", "rag.llm.server", "--port", str(llm_port), "--ctx", "1024"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

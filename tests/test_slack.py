@@ -21,14 +21,14 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.slack_bot import SlackBot
-from api.slack_format import WORKING, WRITING_NOTE, answer_message, plain_text, thread_history, to_mrkdwn
-from api.slack_seen import SeenEvents
-from rag.answer import Answer
+from api.slack.bot import SlackBot
+from api.slack.format import WORKING, WRITING_NOTE, answer_message, plain_text, thread_history, to_mrkdwn
+from api.slack.seen import SeenEvents
+from rag.answering.answerer import Answer
 from rag.config import Settings
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
-from rag.retrieve import Passage
+from rag.retrieval.retriever import Passage
 from tests.conftest import SEEDS, LiveServer, make_settings
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack_api import BOT_USER, FakeSlack
@@ -413,7 +413,7 @@ def test_socket_mode_uses_the_same_handlers(
     """Socket Mode against a fake Slack WebSocket on loopback: the envelope is acked, the answer posted."""
     from websockets.sync.server import ServerConnection, serve
 
-    from api import slack_socket
+    from api.slack import socket as slack_socket
 
     acks: list[dict[str, Any]] = []
     event = mention_event(fake_slack, "C0009")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from api.slack_seen import PostgresSeenEvents, SeenEvents, make_seen
+from api.slack.seen import PostgresSeenEvents, SeenEvents, make_seen
 from rag.config import Settings
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from rag.answering.prompts import Prompts
+from rag.answering.verify import about_something_else, entails, is_yes_no, lexical, missing_names, names, yes_or_no
 from rag.config import Settings
-from rag.llm import make_llm
-from rag.prompts import Prompts
-from rag.support import about_something_else, entails, is_yes_no, lexical, missing_names, names, yes_or_no
+from rag.llm.client import make_llm
 from tests.fakes.openai_server import FakeOpenAI
 
 

@@ -17,10 +17,10 @@ from api.metrics import Metrics, get_metrics
 from api.routes.feedback import remember
 from api.schemas import AUTH_ERROR, LLM_ERROR_EXAMPLE, AskRequest, AskResponse, LLMErrorBody, error_example
 from api.streaming import SSE_HEADERS, in_thread, sse
-from rag.answer import AnswerFailed, Done, Message, Sources, Token, citation_dict
+from rag.answering.answerer import AnswerFailed, Done, Message, Sources, Token, citation_dict
+from rag.answering.history import cap_history
 from rag.config import Settings
-from rag.history import cap_history
-from rag.llm import LLMError
+from rag.llm.client import LLMError
 from rag.pipeline import Pipeline
 
 log = logging.getLogger("api")

@@ -24,11 +24,11 @@ from api.openai_schemas import MODEL_ID, ChatCompletion, ChatCompletionRequest, 
 from api.public import redact
 from api.routes.ask import ASK_ERRORS, check_question, llm_failure
 from api.streaming import SSE_HEADERS, in_thread
-from rag.answer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
+from rag.answering.answerer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
 from rag.config import Settings
-from rag.llm import LLMError
+from rag.llm.client import LLMError
 from rag.pipeline import Pipeline
-from rag.retrieve import Passage
+from rag.retrieval.retriever import Passage
 
 log = logging.getLogger("api")
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])

@@ -24,8 +24,8 @@ from api.schemas import (
     error_example,
 )
 from rag.config import Settings
+from rag.ingest.uploads import Uploads
 from rag.pipeline import Pipeline
-from rag.uploads import Uploads
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 

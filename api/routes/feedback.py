@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
 from api.schemas import AUTH_ERROR, error_example
-from rag.answer import Answer, citation_dict
-from rag.feedback import Feedback, UnknownAnswer, make_feedback
+from rag.answering.answerer import Answer, citation_dict
+from rag.index.feedback import Feedback, UnknownAnswer, make_feedback
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 

@@ -16,8 +16,8 @@ import numpy as np
 import Stemmer
 from common import dataset_parser, doc_ranking, open_index, write
 
-from rag.evaluate import score_run
-from rag.keyword import query_terms
+from rag.eval.retrieval import score_run
+from rag.index.keyword import query_terms
 
 _WORD = re.compile(r"\w+")
 _stem = Stemmer.Stemmer("porter")

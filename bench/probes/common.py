@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Settings  # noqa: E402
-from rag.embeddings import MiniLMEmbedder  # noqa: E402
-from rag.evaluate import BeirData, EvalIndex, build_index, load_beir  # noqa: E402
+from rag.eval.retrieval import BeirData, EvalIndex, build_index, load_beir  # noqa: E402
+from rag.index.embeddings import MiniLMEmbedder  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "probes"
 

@@ -1,6 +1,6 @@
 """HyDE-style expansion with the local model: the LLM writes a short passage that would answer the
 question, and the question plus that passage goes through the default retrieval. Needs an LLM server
-(the local one: `.venv/bin/python -m rag.llm_server`, or RAG_LLM_BASE_URL); generations are cached in
+(the local one: `.venv/bin/python -m rag.llm.server`, or RAG_LLM_BASE_URL); generations are cached in
 bench/results/probes/hyde-generations-<dataset>.json so a rerun only rescores.
 
     .venv/bin/python bench/probes/hyde.py ../shared/evaldata/cranfield --split dev
@@ -15,8 +15,8 @@ import time
 from common import RESULTS, dataset_parser, open_index, write
 from openai import OpenAI
 
-from rag.evaluate import document_ranking, score_run
-from rag.local_model import MODEL_NAME
+from rag.eval.retrieval import document_ranking, score_run
+from rag.llm.model_files import MODEL_NAME
 
 PROMPT = (
     "Write a short passage (3 sentences) from a scientific abstract that answers this question. "

@@ -14,8 +14,8 @@ import itertools
 import numpy as np
 from common import dataset_parser, doc_ranking, open_index, write
 
-from rag import retrieve
-from rag.evaluate import score_run
+from rag.eval.retrieval import score_run
+from rag.retrieval import retriever as retrieve
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from common import dataset_parser, write
 
-from rag.embeddings import MiniLMEmbedder
-from rag.evaluate import load_beir, score_run
+from rag.eval.retrieval import load_beir, score_run
+from rag.index.embeddings import MiniLMEmbedder
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 

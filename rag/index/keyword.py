@@ -1,0 +1,362 @@
+"""The keyword (BM25) side of the index and the document manifest, in one SQLite file beside Chroma.
+
+SQLite's FTS5 rather than an in-memory BM25 library: it updates row by row in the same steps as Chroma
+(no rebuild for one changed file), survives a kill mid-write (transactions), needs no extra package, and
+answers a query over 10k chunks in a millisecond or two.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, title TEXT, date TEXT, chunks INTEGER NOT NULL,
+    page_starts TEXT NOT NULL DEFAULT '[]', ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, text, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+# Words too common to say anything about relevance; dropping them keeps OR-queries small and fast.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+    ]
+)
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+def query_terms(text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for t in _TERM.findall(text.lower()):
+        if t not in STOPWORDS and len(t) > 1:
+            seen.setdefault(t, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    source: str
+    sha256: str
+    title: str | None
+    date: str | None
+    chunks: int
+    page_starts: tuple[int, ...]
+    ingested_at: float
+
+
+class KeywordStore(Protocol):
+    """What the pipeline needs of a keyword index and manifest: KeywordIndex here, or PgKeywordIndex
+    (rag/index/postgres.py) when RAG_DATABASE_URL points at a PostgreSQL that several replicas share."""
+
+    def chunk_ids(self, source: str) -> set[str]: ...
+    def add(self, source: str, title: str, items: list[tuple[str, str]]) -> None: ...
+    def delete(self, chunk_ids: list[str]) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def texts(self, chunk_ids: list[str]) -> dict[str, str]: ...
+    def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]: ...
+    def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]: ...
+    def doc_freq(self, stems: list[str]) -> dict[str, int]: ...
+    def chunk_sources(self) -> dict[str, str]: ...
+    def count(self) -> int: ...
+    def record(self, source: str) -> DocumentRecord | None: ...
+    def records(self) -> list[DocumentRecord]: ...
+    def put_record(
+        self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
+    ) -> None: ...
+    def forget(self, source: str) -> None: ...
+    def sources_with_chunks(self) -> set[str]: ...
+    def close(self) -> None: ...
+
+
+class KeywordIndex:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._open()
+
+    def _open(self) -> None:
+        # Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at once rather
+        # than waiting when another process is creating the same file. Every statement here is idempotent.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        # Per connection, never stored: a read-only view of the index's terms for pseudo-relevance feedback.
+        self._db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- chunks -----------------------------------------------------------------------------------
+    def chunk_ids(self, source: str) -> set[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT chunk_id FROM chunks WHERE source = ?", (source,)).fetchall()
+        return {r[0] for r in rows}
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside are one transaction: all or none. Nested, it joins the outer one. Many files' writes in
+        one commit also give FTS5 one new segment to merge instead of one per file."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def add(self, source: str, title: str, items: list[tuple[str, str]]) -> None:
+        """Add (chunk_id, text) pairs in one transaction; ids already present are left alone."""
+        with self.transaction():
+            for chunk_id, text in items:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO chunks(chunk_id, source) VALUES (?, ?)", (chunk_id, source)
+                )
+                if cur.rowcount:
+                    self._db.execute(
+                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?, ?, ?)", (cur.lastrowid, title, text)
+                    )
+
+    def delete(self, chunk_ids: list[str]) -> None:
+        if not chunk_ids:
+            return
+        with self.transaction():
+            for chunk_id in chunk_ids:
+                row = self._db.execute("SELECT rowid FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+                if row:
+                    self._db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (row[0],))
+                    self._db.execute("DELETE FROM chunks WHERE rowid = ?", (row[0],))
+
+    def texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        """The text of each chunk held here, by id (Chroma holds only vectors and positions)."""
+        out: dict[str, str] = {}
+        with self._lock:
+            for b in range(0, len(chunk_ids), 500):
+                part = chunk_ids[b : b + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    f"SELECT c.chunk_id, f.text FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid "
+                    f"WHERE c.chunk_id IN ({marks})",
+                    part,
+                )
+                out.update(rows.fetchall())
+        return out
+
+    def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
+        """(chunk_id, bm25 score) best first; higher is better."""
+        return self.search_any(query_terms(query), limit, title_weight)
+
+    def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
+        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches)."""
+        phrases = [" ".join(p.replace('"', " ").split()) for p in phrases]
+        match = " OR ".join(f'"{p}"' for p in phrases if p)
+        if not match:
+            return []
+        # The best `limit` rows first, then their ids: joined before the LIMIT, SQLite looks up the id of every
+        # matching row (tens of thousands for common words in a large index), and this query costs ~40% more.
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.chunk_id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts "
+                "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?) f JOIN chunks c ON c.rowid = f.rowid ORDER BY f.s",
+                (title_weight, match, limit),
+            ).fetchall()
+        return [(cid, -score) for cid, score in rows]
+
+    def doc_freq(self, stems: list[str]) -> dict[str, int]:
+        """How many chunks hold each term, given as the index stores it (Porter-stemmed, lower case)."""
+        if not stems:
+            return {}
+        marks = ",".join("?" * len(stems))
+        with self._lock:
+            rows = self._db.execute(f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", stems)
+            return {term: int(n) for term, n in rows.fetchall()}
+
+    def chunk_sources(self) -> dict[str, str]:
+        """Every chunk id with its document's source (evaluation maps ranked chunks to documents)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT chunk_id, source FROM chunks").fetchall())
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    # --- the document manifest ---------------------------------------------------------------------
+    def record(self, source: str) -> DocumentRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+        return _record(row) if row else None
+
+    def records(self) -> list[DocumentRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM documents ORDER BY source").fetchall()
+        return [_record(r) for r in rows]
+
+    def put_record(
+        self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (source, sha256, title, date, chunks, json.dumps(list(page_starts)), time.time()),
+            )
+
+    def forget(self, source: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
+
+    def sources_with_chunks(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT DISTINCT source FROM chunks")}
+
+
+def _record(row: tuple) -> DocumentRecord:  # type: ignore[type-arg]
+    return DocumentRecord(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6])

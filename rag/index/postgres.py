@@ -1,0 +1,371 @@
+"""The keyword (BM25) index and the document manifest in PostgreSQL, shared by every replica (RAG_DATABASE_URL).
+
+Same methods and the same ranking as rag/index/keyword.py's SQLite FTS5 index: BM25 exactly as FTS5's bm25()
+computes it, over the same tokens (rag/index/terms.py). Not `ts_rank`, which has no idf. The index is a postings
+table (collection, term, chunk) -> (count in the title, count in the text, chunk length), where a term is a
+stem or two adjacent stems ("wind turbin", for phrase queries); the stems' document frequencies and the
+collection's chunk and token totals are kept in their own rows, updated in the same statement as the
+postings (a pair's frequency is counted from its postings when asked: pairs are most of the distinct
+terms, and rarely queried). A query reads the postings of its terms through one btree and scores them in
+one statement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rag.index.keyword import DocumentRecord, query_terms
+from rag.index.terms import tokens
+from rag.index.vectors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+# `term` sorts bytewise (COLLATE "C"): a btree over stems needs no locale, and compares faster without one.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rag_collections (
+    id serial PRIMARY KEY, name text UNIQUE NOT NULL,
+    n_chunks bigint NOT NULL DEFAULT 0, n_tokens bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rag_documents (
+    collection int NOT NULL REFERENCES rag_collections(id), source text NOT NULL, sha256 text NOT NULL,
+    title text, date text, chunks int NOT NULL, page_starts text NOT NULL DEFAULT '[]',
+    ingested_at double precision NOT NULL, PRIMARY KEY (collection, source)
+);
+CREATE TABLE IF NOT EXISTS rag_chunks (
+    id bigserial PRIMARY KEY, collection int NOT NULL REFERENCES rag_collections(id), chunk_id text NOT NULL,
+    source text NOT NULL, length int NOT NULL, UNIQUE (collection, chunk_id)
+);
+-- The chunk's text lives here, not in Chroma (which keeps vectors and positions): see VectorStore.upsert.
+ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS text text;
+CREATE INDEX IF NOT EXISTS rag_chunks_source ON rag_chunks (collection, source);
+CREATE TABLE IF NOT EXISTS rag_postings (
+    collection int NOT NULL, term text COLLATE "C" NOT NULL, chunk bigint NOT NULL,
+    in_title int NOT NULL, in_text int NOT NULL, length int NOT NULL,
+    PRIMARY KEY (collection, term, chunk) INCLUDE (in_title, in_text, length)
+);
+CREATE INDEX IF NOT EXISTS rag_postings_chunk ON rag_postings (chunk);
+CREATE TABLE IF NOT EXISTS rag_terms (
+    collection int NOT NULL, term text COLLATE "C" NOT NULL, df int NOT NULL, PRIMARY KEY (collection, term)
+);
+"""
+
+# Concurrent `CREATE TABLE IF NOT EXISTS` of two replicas starting at once can still collide in the catalog
+# (a unique violation on pg_type); this transaction-level advisory lock makes the second one wait instead.
+SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"seedrag schema").digest()[:8], "big", signed=True)
+
+# Each write is one statement (data-modifying CTEs): one round trip, and atomic in autocommit mode.
+_ADD = """
+WITH c AS (
+    INSERT INTO rag_chunks (collection, chunk_id, source, length, text)
+    SELECT %(c)s, u.cid, %(source)s, u.len, u.text
+    FROM unnest(%(cids)s::text[], %(lens)s::int[], %(texts)s::text[]) WITH ORDINALITY AS u(cid, len, text, n)
+    ORDER BY u.n
+    ON CONFLICT (collection, chunk_id) DO NOTHING
+    RETURNING id, chunk_id, length
+), p AS (
+    INSERT INTO rag_postings (collection, term, chunk, in_title, in_text, length)
+    SELECT %(c)s, u.term, c.id, u.in_title, u.in_text, c.length
+    FROM unnest(%(p_cid)s::text[], %(p_term)s::text[], %(p_title)s::int[], %(p_text)s::int[])
+        AS u(cid, term, in_title, in_text)
+    JOIN c ON c.chunk_id = u.cid
+    RETURNING term
+), t AS (
+    -- one order for every writer: concurrent upserts of the same rows cannot deadlock
+    INSERT INTO rag_terms (collection, term, df)
+    SELECT %(c)s, term, count(*) FROM p WHERE strpos(term, ' ') = 0 GROUP BY term ORDER BY term
+    ON CONFLICT (collection, term) DO UPDATE SET df = rag_terms.df + EXCLUDED.df
+)
+UPDATE rag_collections
+SET n_chunks = n_chunks + (SELECT count(*) FROM c), n_tokens = n_tokens + (SELECT coalesce(sum(length), 0) FROM c)
+WHERE id = %(c)s
+"""
+
+# Counts are decremented by an upsert of negative counts, which probes the primary key term by term: a join
+# would be planned from the table's statistics, and those lag behind a fast-growing index. A term whose count
+# reaches 0 is returned and removed by a second statement (if that never runs, `df > 0` hides the row anyway).
+_DELETE = """
+WITH c AS (
+    DELETE FROM rag_chunks WHERE collection = %(c)s AND chunk_id = ANY(%(ids)s) RETURNING id, length
+), p AS (
+    DELETE FROM rag_postings WHERE chunk = ANY(ARRAY(SELECT id FROM c)) RETURNING term
+), t AS (
+    INSERT INTO rag_terms (collection, term, df)
+    SELECT %(c)s, term, -count(*) FROM p WHERE strpos(term, ' ') = 0 GROUP BY term ORDER BY term
+    ON CONFLICT (collection, term) DO UPDATE SET df = rag_terms.df + EXCLUDED.df
+    RETURNING term, df
+), n AS (
+    UPDATE rag_collections
+    SET n_chunks = n_chunks - (SELECT count(*) FROM c), n_tokens = n_tokens - (SELECT coalesce(sum(length), 0) FROM c)
+    WHERE id = %(c)s
+)
+SELECT term FROM t WHERE df <= 0
+"""
+
+# BM25 as fts5_aux.c's fts5Bm25Function computes it: idf = ln((N - n + 0.5) / (n + 0.5)), clamped to 1e-6 when
+# <= 0; score = sum over phrases of idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl)), where f sums the
+# column weights over the phrase's occurrences and D is the row's length in tokens. A phrase given twice counts
+# twice (`times`). Ties go to the chunk added first, as FTS5 returns rows in rowid order.
+_SEARCH = """
+WITH q AS MATERIALIZED (
+    SELECT d.term, u.times * (CASE WHEN x.idf > 0 THEN x.idf ELSE 1e-6::float8 END) AS idf, s.avgdl
+    FROM unnest(%(terms)s::text[], %(times)s::int[]) AS u(term, times)
+    JOIN (
+        SELECT term, df FROM rag_terms WHERE collection = %(c)s AND term = ANY(%(words)s) AND df > 0
+        UNION ALL
+        SELECT term, count(*) FROM rag_postings WHERE collection = %(c)s AND term = ANY(%(pairs)s) GROUP BY term
+    ) d ON d.term = u.term COLLATE "C"
+    CROSS JOIN (
+        SELECT n_chunks::float8 AS n, n_tokens::float8 / greatest(n_chunks, 1) AS avgdl
+        FROM rag_collections WHERE id = %(c)s
+    ) s
+    CROSS JOIN LATERAL (SELECT ln((s.n - d.df + 0.5::float8) / (d.df + 0.5::float8)) AS idf) x
+), top AS (
+    SELECT p.chunk, sum(
+        q.idf * ((p.in_title * %(w)s::float8 + p.in_text) * 2.2::float8)
+        / ((p.in_title * %(w)s::float8 + p.in_text) + 1.2::float8 * (0.25::float8 + 0.75::float8 * p.length / q.avgdl))
+    ) AS score
+    FROM q JOIN rag_postings p ON p.collection = %(c)s AND p.term = q.term
+    GROUP BY p.chunk ORDER BY score DESC, p.chunk LIMIT %(limit)s
+)
+SELECT c.chunk_id, top.score FROM top JOIN rag_chunks c ON c.id = top.chunk ORDER BY top.score DESC, top.chunk
+"""
+
+
+def describe(url: str) -> str:
+    """host:port/dbname of a database URL, without the user or password, for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Exception:
+        return "RAG_DATABASE_URL"
+    return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
+
+
+def connect(url: str, **options: Any) -> Any:
+    """A psycopg connection in autocommit mode, or StoreUnavailable saying what to check."""
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, **options)
+    except psycopg.Error as e:
+        raise StoreUnavailable(
+            f"cannot reach PostgreSQL at {describe(url)}: {str(e).strip()}; start it, or check RAG_DATABASE_URL "
+            f"(unset it to keep the keyword index in a local SQLite file)"
+        ) from e
+
+
+def row_postings(title: str, text: str) -> tuple[dict[str, tuple[int, int]], int]:
+    """A chunk's terms (stems and adjacent pairs) -> (count in the title, count in the text); and its length."""
+    title_tokens, text_tokens = tokens(title), tokens(text)
+    counts: dict[str, tuple[int, int]] = {}
+    for col, toks in ((0, title_tokens), (1, text_tokens)):
+        # A phrase never spans two columns, so pairs are taken within each one.
+        grams = Counter(toks) + Counter(f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False))
+        for term, n in grams.items():
+            t, x = counts.get(term, (0, 0))
+            counts[term] = (t + n, x) if col == 0 else (t, x + n)
+    return counts, len(title_tokens) + len(text_tokens)
+
+
+def phrase_terms(phrases: list[str]) -> Counter[str]:
+    """Each phrase as the term it is stored under, counted (FTS5 sums a repeated phrase twice).
+
+    A phrase of one token is a stem, of two an adjacent pair. Longer ones (words joined by `_`, or scripts
+    whose vowel signs split words into several tokens) are not stored and match nothing here.
+    """
+    out: Counter[str] = Counter()
+    for phrase in phrases:
+        toks = tokens(phrase)
+        if 1 <= len(toks) <= 2:
+            out[" ".join(toks)] += 1
+        elif toks:
+            log.debug("phrase %r has %d tokens; only words and pairs are indexed", phrase, len(toks))
+    return out
+
+
+class PgKeywordIndex:
+    """One collection's keyword index and manifest in a PostgreSQL database that other replicas share."""
+
+    def __init__(self, url: str, collection: str) -> None:
+        self.url, self.collection = url, collection
+        self._lock = threading.RLock()
+        self._conn = connect(url)
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            self._conn.execute(_SCHEMA)
+            self._conn.execute(
+                "INSERT INTO rag_collections (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (collection,)
+            )
+            row = self._conn.execute("SELECT id FROM rag_collections WHERE name = %s", (collection,)).fetchone()
+        self._cid = int(row[0])
+
+    @contextmanager
+    def _db(self) -> Iterator[Any]:
+        """The connection, under the lock; a new one when the old one broke (the server restarted)."""
+        with self._lock:
+            if self._conn.closed or self._conn.broken:
+                log.warning("connection to PostgreSQL at %s was lost; reconnecting", describe(self.url))
+                self._conn = connect(self.url)
+            yield self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- chunks -----------------------------------------------------------------------------------
+    def chunk_ids(self, source: str) -> set[str]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT chunk_id FROM rag_chunks WHERE collection = %s AND source = %s", (self._cid, source)
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def add(self, source: str, title: str, items: list[tuple[str, str]]) -> None:
+        """Add (chunk_id, text) pairs in one transaction; ids already present are left alone."""
+        wanted: dict[str, str] = {}
+        for chunk_id, text in items:
+            wanted.setdefault(chunk_id, text)  # a repeated id keeps its first text, as INSERT OR IGNORE does
+        if not wanted:
+            return
+        lengths: list[int] = []
+        p_cid: list[str] = []
+        p_term: list[str] = []
+        p_title: list[int] = []
+        p_text: list[int] = []
+        for cid, text in wanted.items():
+            counts, length = row_postings(title or "", text)
+            lengths.append(length)
+            for term, (in_title, in_text) in counts.items():
+                p_cid.append(cid)
+                p_term.append(term)
+                p_title.append(in_title)
+                p_text.append(in_text)
+        params = {
+            "c": self._cid,
+            "source": source,
+            "cids": list(wanted),
+            "lens": lengths,
+            "texts": list(wanted.values()),
+        }
+        params |= {"p_cid": p_cid, "p_term": p_term, "p_title": p_title, "p_text": p_text}
+        with self._db() as db:
+            db.execute(_ADD, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes inside are one transaction: all or none (nested, a savepoint). Other replicas see them at once
+        at the commit; this process's readers wait for it, as with SQLite."""
+        with self._db() as db, db.transaction():
+            yield
+
+    def texts(self, chunk_ids: list[str]) -> dict[str, str]:
+        """The text of each chunk held here, by id (Chroma holds only vectors and positions)."""
+        if not chunk_ids:
+            return {}
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT chunk_id, text FROM rag_chunks "
+                "WHERE collection = %s AND chunk_id = ANY(%s) AND text IS NOT NULL",
+                (self._cid, list(chunk_ids)),
+            ).fetchall()
+        return dict(rows)
+
+    def delete(self, chunk_ids: list[str]) -> None:
+        if chunk_ids:
+            with self._db() as db:
+                gone = [r[0] for r in db.execute(_DELETE, {"c": self._cid, "ids": list(chunk_ids)}).fetchall()]
+                if gone:  # terms no chunk holds any more leave the vocabulary, as in FTS5
+                    db.execute(
+                        "DELETE FROM rag_terms WHERE collection = %s AND term = ANY(%s) AND df <= 0", (self._cid, gone)
+                    )
+
+    def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
+        """(chunk_id, bm25 score) best first; higher is better."""
+        return self.search_any(query_terms(query), limit, title_weight)
+
+    def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
+        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches)."""
+        wanted = phrase_terms(phrases)
+        if not wanted or limit <= 0:
+            return []
+        params = {"c": self._cid, "terms": list(wanted), "times": list(wanted.values())}
+        params |= {"words": [t for t in wanted if " " not in t], "pairs": [t for t in wanted if " " in t]}
+        with self._db() as db:
+            rows = db.execute(_SEARCH, params | {"w": title_weight, "limit": limit}).fetchall()
+        return [(cid, float(score)) for cid, score in rows]
+
+    def doc_freq(self, stems: list[str]) -> dict[str, int]:
+        """How many chunks hold each term, given as the index stores it (Porter-stemmed, lower case)."""
+        if not stems:
+            return {}
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT term, df FROM rag_terms WHERE collection = %s AND term = ANY(%s) AND df > 0",
+                (self._cid, list(stems)),
+            ).fetchall()
+        return {term: int(n) for term, n in rows}
+
+    def chunk_sources(self) -> dict[str, str]:
+        """Every chunk id with its document's source (evaluation maps ranked chunks to documents)."""
+        with self._db() as db:
+            return dict(
+                db.execute("SELECT chunk_id, source FROM rag_chunks WHERE collection = %s", (self._cid,)).fetchall()
+            )
+
+    def count(self) -> int:
+        with self._db() as db:
+            row = db.execute("SELECT n_chunks FROM rag_collections WHERE id = %s", (self._cid,)).fetchone()
+        return int(row[0])
+
+    # --- the document manifest ---------------------------------------------------------------------
+    def record(self, source: str) -> DocumentRecord | None:
+        with self._db() as db:
+            row = db.execute(
+                f"SELECT {_RECORD} FROM rag_documents WHERE collection = %s AND source = %s", (self._cid, source)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def records(self) -> list[DocumentRecord]:
+        with self._db() as db:
+            rows = db.execute(
+                f'SELECT {_RECORD} FROM rag_documents WHERE collection = %s ORDER BY source COLLATE "C"',
+                (self._cid,),
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def put_record(
+        self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
+    ) -> None:
+        with self._db() as db:
+            db.execute(
+                f"INSERT INTO rag_documents (collection, {_RECORD}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (collection, source) DO UPDATE SET sha256 = EXCLUDED.sha256, title = EXCLUDED.title, "
+                "date = EXCLUDED.date, chunks = EXCLUDED.chunks, page_starts = EXCLUDED.page_starts, "
+                "ingested_at = EXCLUDED.ingested_at",
+                (self._cid, source, sha256, title, date, chunks, json.dumps(list(page_starts)), time.time()),
+            )
+
+    def forget(self, source: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM rag_documents WHERE collection = %s AND source = %s", (self._cid, source))
+
+    def sources_with_chunks(self) -> set[str]:
+        with self._db() as db:
+            rows = db.execute("SELECT DISTINCT source FROM rag_chunks WHERE collection = %s", (self._cid,))
+            return {r[0] for r in rows.fetchall()}
+
+
+_RECORD = "source, sha256, title, date, chunks, page_starts, ingested_at"
+
+
+def _record(row: tuple) -> DocumentRecord:  # type: ignore[type-arg]
+    return DocumentRecord(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6])

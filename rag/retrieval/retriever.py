@@ -1,0 +1,248 @@
+"""Retrieval: vector search, keyword (BM25) search, their fusion, and a relevance floor."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+from rag.config import Settings
+from rag.index.embeddings import Embedder
+from rag.index.keyword import KeywordStore, query_terms
+from rag.index.vectors import StoredChunk, VectorStore
+from rag.retrieval.expansion import expansion_terms, rocchio
+from rag.retrieval.rerank import Reranker, RerankError
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "vector", "keyword"]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk: where it is in its document and how relevant it looked."""
+
+    chunk_id: str
+    source: str
+    name: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float  # cosine similarity of passage and question, -1..1
+    line: int | None = None
+    page: int | None = None
+    date: str | None = None
+    page_label: str | None = None  # "slide 4", "sheet 'Budget'": where a deck or workbook names its pages
+
+    @classmethod
+    def from_stored(cls, chunk: StoredChunk, score: float) -> Passage:
+        m = chunk.meta
+        return cls(
+            chunk_id=chunk.chunk_id,
+            source=m["source"],
+            name=m.get("name", m["source"]),
+            title=m.get("title", ""),
+            start=int(m["start"]),
+            end=int(m["end"]),
+            text=chunk.text,
+            score=round(float(score), 4),
+            line=m.get("line"),
+            page=m.get("page"),
+            date=m.get("date"),
+            page_label=m.get("page_label"),
+        )
+
+    @property
+    def where(self) -> str:
+        parts = [f"chars {self.start}-{self.end}"]
+        if self.page:
+            parts.insert(0, self.page_label or f"page {self.page}")
+        elif self.line:
+            parts.insert(0, f"line {self.line}")
+        return ", ".join(parts)
+
+
+@dataclass
+class Retrieval:
+    passages: list[Passage]
+    ms: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def rrf(rankings: list[list[str]], weights: list[float], k: int = 60) -> list[tuple[str, float]]:
+    """Weighted reciprocal-rank fusion: sum of w / (k + rank) over the lists an id appears in."""
+    scores: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, cid in enumerate(ranking, start=1):
+            scores[cid] = scores.get(cid, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+
+
+def convex(scored: list[list[tuple[str, float]]], weights: list[float]) -> list[tuple[str, float]]:
+    """Weighted sum of min-max normalised scores; an id missing from a list gets that list's minimum (0)."""
+    scores: dict[str, float] = {}
+    for items, w in zip(scored, weights, strict=True):
+        if not items:
+            continue
+        lo, hi = min(s for _, s in items), max(s for _, s in items)
+        span = hi - lo or 1.0
+        for cid, s in items:
+            scores[cid] = scores.get(cid, 0.0) + w * (s - lo) / span
+    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+
+
+def weighted_sum(lists: list[tuple[list[tuple[str, float]], float]], head: int) -> list[tuple[str, float]]:
+    """Ids by the weighted sum of their scores over the lists. Only the first `head` entries of each list order
+    the top; deeper entries just extend it, so the top is the same however deep the lists were read."""
+
+    def total(n: int) -> list[tuple[str, float]]:
+        scores: dict[str, float] = {}
+        for items, w in lists:
+            for cid, score in items[:n]:
+                scores[cid] = scores.get(cid, 0.0) + w * score
+        return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+
+    top = total(head)
+    deepest = max((len(items) for items, _ in lists), default=0)
+    if deepest > head:
+        seen = {cid for cid, _ in top}
+        top += [(cid, score) for cid, score in total(deepest) if cid not in seen]
+    return top
+
+
+class Retriever:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        vectors: VectorStore,
+        keywords: KeywordStore,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.vectors = vectors
+        self.keywords = keywords
+        self.reranker = reranker
+        self.rerank_failures = 0
+
+    def search(
+        self, question: str, top_k: int | None = None, mode: Mode | None = None, floor: float | None = None
+    ) -> list[Passage]:
+        """The top_k most relevant passages, best first; those under the relevance floor are dropped."""
+        k = top_k or self.settings.top_k
+        floor = self.settings.min_similarity if floor is None else floor
+        return [p for p in self.ranked(question, k, mode) if p.score >= floor]
+
+    def pool_size(self, depth: int) -> int:
+        return max(self.settings.candidate_pool, depth)
+
+    def ranked(self, question: str, depth: int, mode: Mode | None = None) -> list[Passage]:
+        """The depth best passages, no floor. Whatever the depth, the top is exactly what `search` returns:
+        fusion always runs over the first candidate_pool candidates of each side, and a deeper ranking
+        (for evaluation) only appends what a fusion of the deeper lists adds after them."""
+        qvec = self.embedder.embed([question])[0]
+        ids = self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))
+        return self._passages(ids[:depth], qvec)
+
+    def ranked_ids(self, question: str, depth: int, mode: Mode | None = None) -> list[str]:
+        """The chunk ids `ranked` would return, without reading the chunks (evaluation ranks hundreds)."""
+        qvec = self.embedder.embed([question])[0]
+        return self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))[:depth]
+
+    def reranked(self, question: str, ids: list[str]) -> list[str]:
+        """With a reranker, its order of the first rerank_candidates ids, then the rest as fused. If it fails, the
+        fused order: a question is still answered, and the log and rerank_failures say why it was not reranked."""
+        if self.reranker is None or not ids:
+            return ids
+        head = ids[: self.settings.rerank_candidates]
+        text_of = {c.chunk_id: c.text for c in self.read(head)[0]}
+        try:
+            order = self.reranker.order(question, [(cid, text_of[cid]) for cid in head if cid in text_of])
+        except RerankError as e:
+            self.rerank_failures += 1
+            log.warning("%s; using the fused order", e)
+            return ids
+        done = set(order)
+        return order + [cid for cid in ids if cid not in done]
+
+    def order(self, question: str, qvec: np.ndarray, depth: int, mode: Mode) -> list[str]:
+        """Chunk ids best first; with feedback on, a second search refined by the first one's best passages."""
+        pool = self.pool_size(depth)
+        dense = self.vectors.nearest(qvec, pool) if mode != "keyword" else []
+        sparse = self.keyword_search(question, pool) if mode != "vector" else []
+        first = self.combine(dense, sparse, mode)
+        n = self.settings.feedback_passages
+        if n <= 0 or not first:
+            return first
+        chunks, vecs = self.read(first[:n], with_vectors=True)
+        if mode != "keyword" and vecs is not None:
+            dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool)
+        if mode != "vector":
+            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool)
+        return self.combine(dense, sparse, mode)
+
+    def keyword_search(self, question: str, pool: int) -> list[tuple[str, float]]:
+        """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases."""
+        s = self.settings
+        terms = query_terms(question)
+        lists = [(self.keywords.search_any(terms, pool, s.title_weight), 1.0)]
+        if s.phrase_weight > 0 and len(terms) > 1:
+            pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)]
+            lists.append((self.keywords.search_any(pairs, pool, s.title_weight), s.phrase_weight))
+        return weighted_sum(lists, self.candidate_pool)
+
+    def expanded(
+        self, question: str, first: list[tuple[str, float]], feedback: list[str], pool: int
+    ) -> list[tuple[str, float]]:
+        """The first keyword search plus, with a lower weight, BM25 of words that describe the feedback passages."""
+        s = self.settings
+        if s.feedback_terms <= 0 or s.feedback_keyword_weight <= 0:
+            return first
+        terms = query_terms(question)
+        words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
+        added = self.keywords.search_any(words, pool, s.title_weight)
+        return weighted_sum([(first, 1.0), (added, s.feedback_keyword_weight)], self.candidate_pool)
+
+    def combine(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode) -> list[str]:
+        if mode != "hybrid":
+            return [cid for cid, _ in dense or sparse]
+        top = self.candidate_pool
+        fused = self.fuse(dense[:top], sparse[:top])
+        if max(len(dense), len(sparse)) > top:
+            seen = set(fused)
+            fused += [cid for cid in self.fuse(dense, sparse) if cid not in seen]
+        return fused
+
+    @property
+    def candidate_pool(self) -> int:
+        return self.settings.candidate_pool
+
+    def fuse(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]]) -> list[str]:
+        w = self.settings.vector_weight
+        if self.settings.fusion == "convex":
+            return [cid for cid, _ in convex([dense, sparse], [w, 1.0 - w])]
+        # RRF weights are relative: 0.5/0.5 is the classic unweighted fusion.
+        return [cid for cid, _ in rrf([[c for c, _ in dense], [c for c, _ in sparse]], [2 * w, 2 * (1.0 - w)])]
+
+    def read(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
+        """Stored chunks (and their vectors) with their text, which the keyword index keeps. A chunk whose text is
+        nowhere (its file's ingest is being written this moment) is left out."""
+        chunks, vecs = self.vectors.get(ids, with_vectors)
+        texts = self.keywords.texts([c.chunk_id for c in chunks if not c.text])
+        keep = [i for i, c in enumerate(chunks) if c.text or c.chunk_id in texts]
+        chunks = [replace(chunks[i], text=chunks[i].text or texts[chunks[i].chunk_id]) for i in keep]
+        return chunks, (vecs[keep] if vecs is not None else None)
+
+    def _passages(self, ids: list[str], qvec: np.ndarray) -> list[Passage]:
+        """Passages in the order of ids, scored by cosine similarity to the question."""
+        if not ids:
+            return []
+        chunks, vecs = self.read(ids, with_vectors=True)
+        if vecs is None:
+            return []
+        by_id = {c.chunk_id: Passage.from_stored(c, float(v @ qvec)) for c, v in zip(chunks, vecs, strict=True)}
+        return [by_id[i] for i in ids if i in by_id]
