@@ -115,6 +115,19 @@ ASK_EXAMPLE: dict[str, Any] = {
 }
 
 
+class ClaimQuote(BaseModel):
+    passage: int = Field(description="the number of the cited passage (an `id` in `citations`)")
+    start: int
+    end: int
+    text: str = Field(description="the sentence that states the claim, exactly as the document has it")
+
+
+class Claim(BaseModel):
+    text: str = Field(description="one statement of the answer, as shown before its markers")
+    citations: list[int] = Field(description="the passages it cites")
+    quotes: list[ClaimQuote] = Field(description="the sentences that state it, with their spans in the documents")
+
+
 class AskResponse(BaseModel):
     answer: str = Field(description="the checked answer; [n] markers name entries of `citations`")
     citations: list[Citation] = Field(description="the passages the answer actually cites")
@@ -129,11 +142,14 @@ class AskResponse(BaseModel):
     )
     checks: dict[str, Any] = Field(
         default_factory=dict,
-        description="how the answer was checked: where the quoted evidence was found (`quote_match`: exact, "
-        "normalised or fuzzy), each support check's result, and, for a withheld answer, `withheld` naming the "
+        description="how the answer was checked: each claim's evidence sentences (as named, or re-anchored), each "
+        "support check's result (`claims`), the model's `draft`, and, for a withheld answer, `withheld` naming the "
         "check that failed",
     )
     passages: list[Citation] = Field(default_factory=list, description="everything retrieved, cited or not")
+    claims: list[Claim] = Field(
+        default_factory=list, description="the answer's claims, each with its own citations and evidence spans"
+    )
     answer_id: str | None = Field(None, description="names this answer in POST /v1/feedback")
 
     model_config = {"json_schema_extra": {"examples": [ASK_EXAMPLE]}}

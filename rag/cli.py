@@ -265,6 +265,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
     from rag.eval import answers as ea
     from rag.eval.naive import NAIVE_SETTINGS, NaiveAnswerer
+    from rag.eval.recording import RecordedLLM, Recording
     from rag.eval.retrieval import DatasetError, build_index
     from rag.index.embeddings import make_embedder
     from rag.llm.client import LocalServer, make_llm
@@ -288,14 +289,18 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print("starting the local model...", file=sys.stderr)
             server.start()
+    recording = Recording(Path(args.record)) if args.record else None
+    if recording is not None:
+        pipe.answerer.llm = RecordedLLM.wrap(pipe.llm, recording)
     ask = (
-        NaiveAnswerer(pipe.retriever, pipe.llm, pipe.answerer.prompts).ask
+        NaiveAnswerer(pipe.retriever, pipe.answerer.llm, pipe.answerer.prompts).ask
         if args.pipeline == "naive"
         else pipe.answerer.ask
     )
+    concurrency = args.concurrency or (settings.local_llm_parallel if settings.uses_local_llm else 4)
     try:
         questions = ea.sample(data.questions, args.limit)
-        verdicts = ea.run(questions, ask, ea.Judge(index, data.corpus), progress=not args.quiet)
+        verdicts = ea.run(questions, ask, ea.Judge(index, data.corpus), not args.quiet, concurrency, recording)
     finally:
         pipe.close()
         if server is not None:
@@ -310,6 +315,8 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
         {k: v for k, v in shown.items() if not k.startswith(("slack_", "api_keys", "llm_api_key"))},
     )
     print(ea.format_report(result))
+    if recording is not None:
+        print(f"model replies: {recording.hits} replayed, {recording.misses} asked (recorded in {args.record})")
     if args.json:
         ea.write_json(result, Path(args.json))
         print(f"wrote {args.json}")
@@ -410,6 +417,18 @@ def parser() -> argparse.ArgumentParser:
         choices=["default", "naive"],
         default="default",
         help="naive: the baseline to beat (dense top-4 ~1,000-character passages, the classic prompt, no checks)",
+    )
+    s.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="questions asked at once (default: the local model's slots, RAG_LOCAL_LLM_PARALLEL; 4 if remote)",
+    )
+    s.add_argument(
+        "--record",
+        metavar="FILE",
+        help="JSONL of model replies keyed by their exact request: replies found there are replayed (with the "
+        "seconds they took), others are asked and added; a change to the checks then reruns in seconds",
     )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_eval_answers)

@@ -112,6 +112,25 @@ class Settings(BaseSettings):
         0.5, ge=0.0, le=1.0, description="Share of the answer's new words that must occur in the quoted passage."
     )
     answer_retry_refusals: bool = Field(True, description="Ask once more, with no way out, when the model refuses.")
+    answer_evidence: Literal["ids", "quote"] = Field(
+        "ids",
+        description="ids: passages shown as numbered sentences, the model names the ids of its evidence; "
+        "quote: the model copies its evidence sentence (the earlier step, kept to compare).",
+    )
+    answer_sentences: int = Field(
+        12, ge=0, le=200, description="Sentences shown to the model (the most relevant of the passages'); 0: all."
+    )
+    answer_realign: bool = Field(
+        True,
+        description="Re-anchor a claim to the retrieved sentence that holds its words when its named one does not.",
+    )
+    answer_min_support: float = Field(
+        0.5, ge=0.0, le=1.0, description="P(yes) a claim needs when the model is asked whether its evidence states it."
+    )
+    answer_skip_span: bool = Field(
+        True, description="No entailment call for a claim that is a span of its evidence sentence."
+    )
+    answer_max_claims: int = Field(4, ge=1, le=10, description="Claims one answer may hold, each checked on its own.")
 
     # The local model server (llama.cpp via xllamacpp)
     local_llm_host: str = "127.0.0.1"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering.answerer import Answerer, AnswerOptions
+from rag.answering.claims import ClaimOptions
 from rag.answering.prompts import DEFAULT_DIR, Prompts
 from rag.config import Settings
 from rag.index.embeddings import Embedder, make_embedder
@@ -62,6 +63,17 @@ def build(
         names=settings.answer_names_check,
         min_lexical=settings.answer_min_lexical,
         retry_refusals=settings.answer_retry_refusals,
+        evidence=settings.answer_evidence,
+        sentences=settings.answer_sentences,
+        max_claims=settings.answer_max_claims,
+        claim=ClaimOptions(
+            realign=settings.answer_realign,
+            names=settings.answer_names_check,
+            min_lexical=settings.answer_min_lexical,
+            entailment=settings.answer_entailment,
+            min_support=settings.answer_min_support,
+            skip_span=settings.answer_skip_span,
+        ),
     )
     answerer = Answerer(retriever, llm, Prompts.load(prompts_dir or settings.prompts_dir or DEFAULT_DIR), options)
     return Pipeline(settings, embedder, vectors, keywords, llm, ingestor, retriever, answerer, make_originals(settings))

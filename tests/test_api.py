@@ -64,9 +64,9 @@ def test_ask_stream_sends_sources_then_tokens_then_done(live: LiveServer, fake_l
     assert sources["passages"] and sources["standalone_question"] == QUESTION and sources["retrieval_ms"] > 0
     raw = "".join(data["text"] for name, data in events if name == "token")
     answer_request = next(r for r in fake_llm.requests if "response_format" in r)
-    # The model replied in JSON (quote, then answer): the tokens are the answer's words, in order, never JSON.
-    assert raw == json.loads(default_reply(answer_request["messages"], structured=True))["answer"]
-    assert "{" not in raw and "quote" not in raw
+    # The model replied in JSON (evidence ids, then text): the tokens are the claim's words, in order, never JSON.
+    assert raw == json.loads(default_reply(answer_request["messages"], structured=True))["claims"][0]["text"]
+    assert "{" not in raw and "evidence" not in raw
     assert done["answer"] and not done["refused"]
     assert done["answer"].startswith(raw.rstrip("."))  # the checked answer is what was streamed, cited
     quote = done["citations"][0]["quote"]

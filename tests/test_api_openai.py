@@ -77,14 +77,14 @@ def test_earlier_messages_are_the_history(live: LiveServer, fake_llm: FakeOpenAI
 
 
 def test_check_changes_after_streaming_are_shown(live: LiveServer, fake_llm: FakeOpenAI) -> None:
-    fake_llm.reply = "Serbia would import gas from Azerbaijan [1] [9]."  # [9] names no passage
+    fake_llm.reply = "Serbia would import gas from Azerbaijan [1] [99]."  # [99] names no passage
     c = client(live)
     chunks = list(
         c.chat.completions.create(model="seedrag", messages=[{"role": "user", "content": QUESTION}], stream=True)
     )
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks)
-    assert text.startswith("Serbia would import gas from Azerbaijan [1] [9].")  # what the model wrote
-    assert "\n\nChecked answer: " in text and "[9]" not in text.split("Checked answer: ")[1]
+    assert text.startswith("Serbia would import gas from Azerbaijan [1] [99].")  # what the model wrote
+    assert "\n\nChecked answer: " in text and "[99]" not in text.split("Checked answer: ")[1]
 
 
 def test_a_citation_only_added_by_the_check_needs_no_note(live: LiveServer, fake_llm: FakeOpenAI) -> None:

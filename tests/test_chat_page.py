@@ -245,10 +245,10 @@ def test_the_citation_check_is_shown_not_hidden(
     live: LiveServer, fake_llm: FakeOpenAI, visit: Callable[..., Visit]
 ) -> None:
     page = visit(live.url).page
-    fake_llm.reply = "Serbia would import gas from Azerbaijan and produce electricity [9]."
+    fake_llm.reply = "Serbia would import gas from Azerbaijan and produce electricity [99]."
     ask(page, QUESTION)
     bot = last_answer(page)
-    expect(bot.locator(".answer")).not_to_contain_text("[9]")
+    expect(bot.locator(".answer")).not_to_contain_text("[99]")
     expect(bot.locator(".checks")).to_contain_text("1 citation removed: no such passage.")
     expect(bot.locator(".checks")).to_contain_text("1 citation added where the model left a sentence uncited.")
     expect(bot.locator(".answer button.cite")).to_have_count(1)

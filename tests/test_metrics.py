@@ -36,9 +36,9 @@ def test_counters_move_by_what_the_requests_did(live: LiveServer, fake_llm: Fake
         assert client.post("/v1/ask", json=off_topic).json()["refused"]  # no passages: no LLM call
         fake_llm.reply = REFUSAL
         assert client.post("/v1/ask", json={"question": QUESTION}).json()["refused"]  # the model refused
-        fake_llm.reply = "Penguins live at the South Pole and eat fish every single day [1][9]."
+        fake_llm.reply = "Penguins live at the South Pole and eat fish every single day [1][99]."
         withheld = client.post("/v1/ask", json={"question": QUESTION}).json()
-        assert withheld["refused"] and withheld["removed_citations"] == {"invented": [9], "unsupported": [1]}
+        assert withheld["refused"] and withheld["removed_citations"] == {"invented": [99], "unsupported": [1]}
         fake_llm.reply, fake_llm.status = "unused", 500
         assert client.post("/v1/ask", json={"question": QUESTION}).status_code == 502  # LLM error
         fake_llm.status = None

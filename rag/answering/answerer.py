@@ -17,10 +17,12 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.answering import reply
+from rag.answering import reply, sentences
 from rag.answering import verify as support
+from rag.answering.claims import ClaimOptions, check_claim
 from rag.answering.plain import check, is_refusal
 from rag.answering.prompts import Prompts
+from rag.answering.verdict import ClaimCheck, Withheld
 from rag.index.keyword import query_terms
 from rag.llm.client import LLM, LLMError
 from rag.retrieval.retriever import Passage, Retriever
@@ -50,9 +52,12 @@ class Answer:
     quotes: dict[int, tuple[int, int]] = field(default_factory=dict)
     # How the answer was checked (the quote's match, each support check), or why it was withheld.
     checks: dict[str, Any] = field(default_factory=dict)
+    # The claims shown, each with its own citations and evidence spans (ids mode; one claim otherwise).
+    claims: list[ShownClaim] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "claims": [c.to_dict(self.passages) for c in self.claims],
             "answer": self.answer,
             "citations": [citation_dict(n, p, self.quotes.get(n)) for n, p in self.citations],
             "refused": self.refused,
@@ -86,6 +91,23 @@ def citation_dict(n: int, p: Passage, quote: tuple[int, int] | None = None) -> d
         if quote is None
         else {"start": quote[0], "end": quote[1], "text": p.text[quote[0] - p.start : quote[1] - p.start]},
     }
+
+
+@dataclass(frozen=True)
+class ShownClaim:
+    """One statement of a shown answer: its text, the passages it cites and the spans (document offsets) of
+    the sentences that state it, each paired with its passage number."""
+
+    text: str
+    citations: list[int]
+    spans: list[tuple[int, int, int]]  # (passage number, start, end)
+
+    def to_dict(self, passages: list[Passage]) -> dict[str, Any]:
+        def quote(n: int, start: int, end: int) -> dict[str, Any]:
+            p = passages[n - 1]
+            return {"passage": n, "start": start, "end": end, "text": p.text[start - p.start : end - p.start]}
+
+        return {"text": self.text, "citations": self.citations, "quotes": [quote(*s) for s in self.spans]}
 
 
 # Stream events -------------------------------------------------------------------------------------
@@ -128,6 +150,10 @@ class AnswerOptions:
     names: bool = True  # the question's names must be in the cited passage or its title
     min_lexical: float = 0.5  # share of the answer's new words that must be in the quoted passage
     retry_refusals: bool = True  # a second pass, without the way out, when the model refuses
+    evidence: str = "ids"  # ids: the model names numbered sentences | quote: it copies one (the earlier step)
+    sentences: int = 12  # sentences shown to the model in ids mode (0: every sentence of the passages)
+    max_claims: int = 4
+    claim: ClaimOptions = field(default_factory=ClaimOptions)
 
 
 class Answerer:
@@ -159,6 +185,10 @@ class Answerer:
             )
             return
         try:
+            if self.options.evidence == "ids":
+                answer = yield from self._answer_by_ids(question, standalone, passages, retrieval_ms, t1)
+                yield Done(answer)
+                return
             raw, streamed = yield from self._write(self.messages(standalone, passages), show=True)
             first = reply.parse(raw)
             retried = first.structured and self._refused(first) and self.options.retry_refusals
@@ -170,11 +200,15 @@ class Answerer:
             raise AnswerFailed(e, passages, retrieval_ms) from e
         yield Done(answer)
 
-    def _write(self, messages: list[dict[str, str]], show: bool) -> Generator[Token, None, tuple[str, bool]]:
+    def _write(
+        self, messages: list[dict[str, str]], show: bool, response_format: dict[str, Any] | None = None
+    ) -> Generator[Token, None, tuple[str, bool]]:
         """Stream one reply: Token events for the words of its answer part; returns (raw reply, any shown)."""
         pieces: list[str] = []
         shown, any_shown = reply.AnswerStream(), False
-        for piece in self.llm.stream(messages, reply.RESPONSE_FORMAT if self.options.schema else None):
+        if response_format is None and self.options.schema:
+            response_format = reply.RESPONSE_FORMAT
+        for piece in self.llm.stream(messages, response_format if self.options.schema else None):
             pieces.append(piece)
             text = shown.feed(piece)
             if text and show:
@@ -237,6 +271,127 @@ class Answerer:
             {n: span},
             checks,
         )
+
+    def _answer_by_ids(
+        self, question: str, standalone: str, passages: list[Passage], retrieval_ms: float, t1: float
+    ) -> Generator[Token, None, Answer]:
+        """Evidence by sentence ids: the model sees numbered sentences and names the ones it relies on."""
+        o = self.options
+        every = sentences.split(passages)
+        shown = sentences.focus(standalone, every, o.sentences)
+        fmt = reply.claims_format([s.id for s in shown], o.max_claims)
+        raw, streamed = yield from self._write(self._ids_messages(standalone, passages, shown), True, fmt)
+        claims = reply.parse_claims(raw)
+        checks: dict[str, Any] = {"reply": "claims", "sentences_shown": len(shown), "sentences": len(every)}
+        if claims is not None and not claims and o.retry_refusals:
+            checks["first_reply"] = "refused"
+            retry = self._ids_messages(standalone, passages, shown, retry=True)
+            raw, _ = yield from self._write(retry, not streamed, fmt)
+            claims = reply.parse_claims(raw)
+        if claims is None:  # not in the shape (a server without schemas): checked sentence by sentence
+            raw, unknown = _passage_markers(raw, every)
+            plain = self._checked_sentences(question, standalone, raw, passages, retrieval_ms, t1)
+            if plain.removed_citations.get("invented"):
+                plain.removed_citations["invented"] = unknown  # as the model wrote them
+            return plain
+        if not claims:
+            return self._refusal(question, standalone, passages, retrieval_ms, t1, {**checks, "reply": "refused"})
+        checks["draft"] = " ".join(c.text for c in claims)
+        yes_no = support.is_yes_no(standalone)
+        results = [
+            check_claim(standalone, c, every, passages, self._judge, o.claim)
+            for c in (claims[:1] if yes_no else claims[: o.max_claims])
+        ]
+        if yes_no:
+            self._settle_yes_no(standalone, results[0], every, checks)
+        checks["claims"] = [r.to_dict() for r in results]
+        kept = [r for r in results if r.text is not None]
+        if not kept:
+            checks["withheld"] = str(results[0].withheld)
+            log.info("answer withheld (%s): %r", checks["withheld"], checks["draft"][:200])
+            return self._refusal(question, standalone, passages, retrieval_ms, t1, checks)
+        return self._claims_answer(question, standalone, kept, every, passages, retrieval_ms, t1, checks)
+
+    def _claims_answer(
+        self,
+        question: str,
+        standalone: str,
+        kept: list[ClaimCheck],
+        every: list[sentences.Sentence],
+        passages: list[Passage],
+        retrieval_ms: float,
+        t1: float,
+        checks: dict[str, Any],
+    ) -> Answer:
+        by_id = {s.id: s for s in every}
+        parts: list[str] = []
+        cited: list[int] = []
+        shown_claims: list[ShownClaim] = []
+        quotes: dict[int, tuple[int, int]] = {}
+        for r in kept:
+            numbers = list(dict.fromkeys(by_id[i].passage + 1 for i in r.evidence))
+            parts.append(f"{r.text} " + "".join(f"[{n}]" for n in numbers))
+            spans = [(by_id[i].passage + 1, *span) for i, span in zip(r.evidence, r.spans, strict=True)]
+            for n, start, end in spans:
+                quotes.setdefault(n, (start, end))
+            cited.extend(n for n in numbers if n not in cited)
+            shown_claims.append(ShownClaim(str(r.text), numbers, spans))
+        if len(kept) < len(checks["claims"]):
+            checks["dropped_claims"] = len(checks["claims"]) - len(kept)
+        return Answer(
+            question=question,
+            answer=" ".join(parts),
+            citations=[(n, passages[n - 1]) for n in cited],
+            refused=False,
+            model=self.llm.model,
+            retrieval_ms=retrieval_ms,
+            generation_ms=_ms_since(t1),
+            passages=passages,
+            standalone_question=standalone,
+            quotes=quotes,
+            checks=checks,
+            claims=shown_claims,
+        )
+
+    def _settle_yes_no(
+        self, question: str, r: ClaimCheck, every: list[sentences.Sentence], checks: dict[str, Any]
+    ) -> None:
+        """A yes/no opens with the yes or no its evidence sentence gives alone (the answering model, reading many
+        sentences, leans to yes); an answer that says the other word does not stand."""
+        if r.text is None or not r.evidence:
+            return
+        sentence = next(s.text for s in every if s.id == r.evidence[0])
+        p = self._ask_yes(self.prompts.verify_yes_no.format(evidence=support.fence(sentence), question=question))
+        polarity = None if p is None else "yes" if p >= 0.5 else "no"
+        checks["polarity"] = polarity
+        said = support.leading_yes_no(r.text)
+        if said and polarity and said != polarity:
+            r.text, r.withheld = None, Withheld.YES_NO_UNSETTLED
+            return
+        r.text, r.made = compose(question, r.text, sentence.strip(), polarity)
+
+    def _judge(self, evidence: str, question: str, claim: str) -> float | None:
+        return self._ask_yes(
+            self.prompts.verify.format(evidence=support.fence(evidence), question=question, answer=claim)
+        )
+
+    def _ask_yes(self, prompt: str) -> float | None:
+        try:
+            return self.llm.yes_probability([{"role": "user", "content": prompt}])
+        except LLMError as e:
+            # No verdict is not support: the caller withholds (fails closed).
+            log.warning("support check could not ask the LLM: %s", e)
+            return None
+
+    def _ids_messages(
+        self, question: str, passages: list[Passage], shown: list[sentences.Sentence], retry: bool = False
+    ) -> list[dict[str, str]]:
+        blocks = sentences.render(shown, passages, self.prompts.passage_sentences)
+        template = self.prompts.answer_ids_retry if retry else self.prompts.answer_ids
+        return [
+            {"role": "system", "content": self.prompts.answer_system.format(refusal=self.prompts.refusal)},
+            {"role": "user", "content": template.format(passages=blocks, question=question)},
+        ]
 
     def _refused(self, parsed: reply.Reply) -> bool:
         return not parsed.answer or not parsed.quote or is_refusal(parsed.answer, self.prompts.refusal)
@@ -303,7 +458,7 @@ class Answerer:
     def messages(self, question: str, passages: list[Passage], retry: bool = False) -> list[dict[str, str]]:
         blocks = "\n\n".join(
             self.prompts.passage.format(
-                n=i, title=_fence(p.title or p.name).replace('"', "'"), name=p.name, text=_fence(p.text)
+                n=i, title=support.fence(p.title or p.name).replace('"', "'"), name=p.name, text=support.fence(p.text)
             )
             for i, p in enumerate(passages, 1)
         )
@@ -361,9 +516,18 @@ def compose(question: str, answer: str, sentence: str, polarity: str | None) -> 
     return (rest[:1].upper() + rest[1:], "model") if lead else (text, "model")
 
 
-def _fence(text: str) -> str:
-    """Passage text as it goes into the prompt: it cannot open or close a passage block of its own."""
-    return re.sub(r"<\s*/?\s*passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
+def _passage_markers(text: str, every: list[sentences.Sentence]) -> tuple[str, list[int]]:
+    """A plain reply's `[k]` markers name sentences: cite their passages instead. An unknown id becomes [0],
+    which no passage has, so the check drops it; the unknown ids are returned as written."""
+    passage_of = {s.id: s.passage + 1 for s in every}
+    unknown: list[int] = []
+
+    def swap(m: re.Match[str]) -> str:
+        ids = [int(i) for i in re.findall(r"\d+", m.group(1))]
+        unknown.extend(i for i in ids if i not in passage_of)
+        return m.group(0)[: m.start(1) - m.start(0)] + ", ".join(str(passage_of.get(i, 0)) for i in ids) + "]"
+
+    return support.MARKER.sub(swap, text), unknown
 
 
 def _ms_since(t: float) -> float:

@@ -34,6 +34,9 @@ class Prompts:
     answer_retry: str  # the second pass after a refusal: no way out offered
     verify: str  # the entailment question (rag/answering/verify.py)
     verify_yes_no: str  # a yes/no question asked of the quoted sentence alone (rag/answering/verify.py)
+    answer_ids: str  # evidence by sentence ids (RAG_ANSWER_EVIDENCE=ids)
+    answer_ids_retry: str
+    passage_sentences: str  # a passage block whose text is numbered sentences
     naive: str  # the baseline's prompt (rag/eval/naive.py), kept beside ours to compare like with like
 
     @classmethod
@@ -54,5 +57,8 @@ class Prompts:
             answer_retry=read("answer_retry.md"),
             verify=read("verify.md"),
             verify_yes_no=read("verify_yes_no.md"),
+            answer_ids=read("answer_ids.md"),
+            answer_ids_retry=read("answer_ids_retry.md"),
+            passage_sentences=read("passage_sentences.md"),
             naive=read("naive.md"),
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # What llama.cpp and OpenAI take as `response_format` to constrain the reply to this shape.
 SCHEMA = {
@@ -27,10 +28,91 @@ _FIELD = re.compile(r"^\s*(quote|evidence|answer)\s*:\s*", re.I | re.M)
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One statement of the answer and the numbers of the sentences the model says state it."""
+
+    text: str
+    evidence: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Reply:
     answer: str
     quote: str | None  # None: the reply was not in the quote/answer shape
     structured: bool
+    claims: tuple[Claim, ...] | None = None  # the evidence-ids shape: None when the reply was not in it
+
+
+def claims_format(ids: list[int], max_claims: int = 4, max_evidence: int = 3) -> dict[str, Any]:
+    """`response_format` for the evidence-ids reply: evidence numbers held to the sentences shown (an enum the
+    sampler enforces, so the model cannot name one that does not exist), evidence before text in each claim."""
+    claim = {
+        "type": "object",
+        "properties": {
+            "evidence": {
+                "type": "array",
+                "items": {"type": "integer", "enum": ids},
+                "minItems": 1,
+                "maxItems": max_evidence,
+            },
+            "text": {"type": "string"},
+        },
+        "required": ["evidence", "text"],
+        "additionalProperties": False,
+    }
+    schema = {
+        "type": "object",
+        "properties": {"claims": {"type": "array", "items": claim, "maxItems": max_claims}},
+        "required": ["claims"],
+        "additionalProperties": False,
+    }
+    # Not `strict`: OpenAI's strict mode refuses minItems/maxItems; llama.cpp enforces the grammar either way.
+    return {"type": "json_schema", "json_schema": {"name": "cited_claims", "schema": schema, "strict": False}}
+
+
+def parse_claims(raw: str) -> tuple[Claim, ...] | None:
+    """The claims of an evidence-ids reply (a cut-off reply keeps its complete claims); None if not that shape."""
+    text = raw.strip()
+    if text.startswith("```"):
+        text = re.sub(r"^```\w*\s*|\s*```$", "", text)
+    if not text.startswith("{") or '"claims"' not in text:
+        return None
+    try:
+        obj = json.loads(text)
+        items = obj.get("claims") if isinstance(obj, dict) else None
+    except json.JSONDecodeError:
+        items = _complete_objects(text[text.index('"claims"') :])
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        claim_text = str(item.get("text") or "").strip()
+        ids = item.get("evidence")
+        ids = ids if isinstance(ids, list) else []
+        numbers = tuple(dict.fromkeys(int(i) for i in ids if isinstance(i, int | float) and not isinstance(i, bool)))
+        if claim_text:
+            out.append(Claim(claim_text, numbers))
+    return tuple(out)
+
+
+def _complete_objects(text: str) -> list[Any]:
+    """The complete `{...}` items of a JSON array cut off mid-way."""
+    out = []
+    decoder = json.JSONDecoder()
+    i = text.find("[")
+    while i >= 0:
+        j = text.find("{", i)
+        if j < 0:
+            break
+        try:
+            obj, end = decoder.raw_decode(text, j)
+        except json.JSONDecodeError:
+            break
+        out.append(obj)
+        i = end
+    return out
 
 
 def parse(raw: str) -> Reply:
@@ -113,6 +195,8 @@ class AnswerStream:
     def _answer_so_far(self) -> str | None:
         head = self.buffer.lstrip()
         if head.startswith(("{", "```")):
+            if '"claims"' in self.buffer:
+                return _claim_texts_so_far(self.buffer)
             return _partial_string(self.buffer, "answer")
         m = re.search(r"^\s*answer\s*:\s*", self.buffer, re.I | re.M)
         if m:
@@ -120,3 +204,14 @@ class AnswerStream:
         if _FIELD.search(self.buffer) or not head or len(head) < 8 and "quote".startswith(head.lower()[:5]):
             return None  # a quote is being written, or too little to tell yet
         return self.buffer  # a plain reply: it is the answer
+
+
+def _claim_texts_so_far(buffer: str) -> str | None:
+    """The claims' texts written so far, joined by spaces: a prefix of the final joined text as it grows."""
+    parts: list[str] = []
+    for m in re.finditer(r'"text"\s*:\s*"', buffer):
+        part = _partial_string(buffer[m.start() :], "text")
+        if part is None:
+            break
+        parts.append(part.strip() if parts else part.lstrip())
+    return " ".join(parts) if parts else None

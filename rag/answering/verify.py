@@ -81,6 +81,11 @@ _NOT_NAMES = {
 }
 
 
+def fence(text: str) -> str:
+    """Document text as it goes into a prompt: it cannot open or close a passage block of its own."""
+    return re.sub(r"<\s*/?\s*passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
+
+
 def stems(text: str) -> set[str]:
     words = [w for w in _WORD.findall(MARKER.sub("", text).lower()) if w not in STOPWORDS and len(w) > 1]
     return set(_STEMMER.stemWords(words))
@@ -120,7 +125,7 @@ def about_something_else(question: str, passage: str, title: str) -> set[str]:
 
 def entails(llm: LLM, template: str, evidence: str, question: str, answer: str) -> bool | None:
     """The model's yes/no on whether the evidence states the answer; None when it could not say."""
-    prompt = template.format(evidence=evidence, question=question, answer=MARKER.sub("", answer).strip())
+    prompt = template.format(evidence=fence(evidence), question=question, answer=MARKER.sub("", answer).strip())
     try:
         verdict = llm.chat([{"role": "user", "content": prompt}], max_tokens=3)
     except LLMError as e:
@@ -154,7 +159,9 @@ def is_yes_no(question: str) -> bool:
 def yes_or_no(llm: LLM, template: str, evidence: str, question: str) -> str | None:
     """The model's yes or no to a yes/no question, asked of the quoted sentence alone; None if it says neither."""
     try:
-        verdict = llm.chat([{"role": "user", "content": template.format(evidence=evidence, question=question)}], 3)
+        verdict = llm.chat(
+            [{"role": "user", "content": template.format(evidence=fence(evidence), question=question)}], 3
+        )
     except LLMError as e:
         log.warning("yes/no check could not ask the LLM: %s", e)
         return None

@@ -14,6 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from rag.answering.answerer import Answer, AnswerFailed, citation_dict
 from rag.eval import metrics as m
+from rag.eval.recording import Recording
 from rag.eval.retrieval import BeirData, DatasetError, EvalIndex, _jsonl, latency
 from rag.llm.client import LLMError
 from rag.retrieval.retriever import Passage
@@ -207,17 +209,37 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
 Asker = Callable[[str], Answer]
 
 
-def run(questions: list[Question], ask: Asker, judge: Judge, progress: bool = True) -> list[Verdict]:
-    verdicts = []
-    for q in tqdm(questions, desc="questions", unit="question", disable=not progress):
+def run(
+    questions: list[Question],
+    ask: Asker,
+    judge: Judge,
+    progress: bool = True,
+    concurrency: int = 1,
+    recording: Recording | None = None,
+) -> list[Verdict]:
+    """Every question's verdict, in the order given; `concurrency` questions at a time (the local model has
+    two slots). With a recording, a replayed reply counts the seconds it took when it was recorded."""
+
+    def one(q: Question) -> Verdict:
+        if recording is not None:
+            recording.reset_thread()
         t0 = time.perf_counter()
         try:
             answer = ask(q.text)
         except (AnswerFailed, LLMError) as e:  # a failing LLM is an error of the run, not a refusal: say so
-            verdicts.append(judge.failed(q, str(e), time.perf_counter() - t0))
-            continue
-        verdicts.append(judge.verdict(q, answer, time.perf_counter() - t0))
-    return verdicts
+            return judge.failed(q, str(e), _elapsed(t0, recording))
+        return judge.verdict(q, answer, _elapsed(t0, recording))
+
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        return list(
+            tqdm(
+                pool.map(one, questions), total=len(questions), desc="questions", unit="question", disable=not progress
+            )
+        )
+
+
+def _elapsed(t0: float, recording: Recording | None) -> float:
+    return time.perf_counter() - t0 + (recording.replayed_seconds() if recording is not None else 0.0)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -98,6 +99,35 @@ class LLM:
         # A server that dies mid-answer surfaces as httpx's error, which the SDK does not wrap while streaming.
         except (openai.OpenAIError, httpx.HTTPError) as e:
             raise self._error(e) from e
+
+    def yes_probability(self, messages: list[dict[str, str]]) -> float | None:
+        """P(yes) of a one-word yes/no reply, from the server's token log-probabilities (llama.cpp and OpenAI
+        both return them): a calibrated score rather than a word. A server that gives none is judged by the
+        word it wrote (1.0 / 0.0); None when it wrote neither."""
+        try:
+            resp = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=1,
+                temperature=0.0,
+                logprobs=True,
+                top_logprobs=10,
+            )
+        except openai.OpenAIError as e:
+            raise self._error(e) from e
+        choice = resp.choices[0]
+        yes = no = 0.0
+        content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
+        for top in content[0].top_logprobs if content else []:
+            word = top.token.strip().lower()
+            if word == "yes":
+                yes += math.exp(top.logprob)
+            elif word == "no":
+                no += math.exp(top.logprob)
+        if yes + no > 0:
+            return yes / (yes + no)
+        word = (choice.message.content or "").strip().lower()
+        return 1.0 if word.startswith("yes") else 0.0 if word.startswith("no") else None
 
     def ping(self, timeout: float = 2.0) -> str | None:
         """None when the server answers its model list, else the reason it does not."""

@@ -13,6 +13,7 @@ of "each chunk embedded once" across processes counts here). `embed_delay` slows
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -54,16 +55,21 @@ def default_reply(messages: list[dict[str, str]], structured: bool = False) -> s
     `structured` (the request carried a JSON schema): reply {"quote", "answer"}, as a schema-bound server does;
     else a plain cited sentence. The support check's yes/no question is answered by word overlap."""
     user = messages[-1]["content"]
-    verify = re.match(r'Text: "(.*)"\n\nQuestion: .*\nProposed answer: (.*)\n', user, re.S)
+    verify = re.match(r"<passage>\n(.*)\n</passage>\n\nQuestion: .*\nProposed answer: (.*)\n", user, re.S)
     if verify:
         claim = _words(verify.group(2))
         return "yes" if len(claim & _words(verify.group(1))) * 2 >= len(claim) else "no"
+    if re.match(r"<passage>\n", user):  # a yes/no question asked of one sentence: yes unless it says "not"
+        return "no" if re.search(r"\bnot\b", user.split("</passage>")[0]) else "yes"
     if "Standalone question:" in user:  # the follow-up rewriting prompt
         # The last match: the prompt may open with a worked example of its own.
         last = re.findall(r"Last question: (.*)", user)
         convo = re.findall(r"user: (.*)", user)
         return f"{last[-1] if last else ''} (about: {convo[-1] if convo else ''})"
     question = re.search(r"Question: (.*)", user)
+    numbered = sentences_in(user)
+    if numbered:  # evidence by sentence ids: name the best sentence's number
+        return _by_ids(question.group(1) if question else "", numbered, structured)
     passages = passages_in(user)
     refusal = json.dumps({"quote": "", "answer": ""}) if structured else REFUSAL
     if not question or not passages:
@@ -82,6 +88,29 @@ def default_reply(messages: list[dict[str, str]], structured: bool = False) -> s
     return f"{best.rstrip('.')} [{best_n}]."
 
 
+def sentences_in(prompt: str) -> list[tuple[int, str]]:
+    """(id, text) of the numbered sentences of an evidence-ids prompt (`[n] text` lines in passage blocks)."""
+    out = []
+    for block in re.findall(r"<passage title=[^>]*>\n(.*?)\n</passage>", prompt, re.S):
+        out.extend((int(n), s.strip()) for n, s in re.findall(r"^\[(\d+)\] (.*)$", block, re.M))
+    return out
+
+
+def claims_reply(*claims: tuple[list[int], str]) -> str:
+    """An evidence-ids reply: each claim's sentence ids and text."""
+    return json.dumps({"claims": [{"evidence": ids, "text": text} for ids, text in claims]})
+
+
+def _by_ids(question: str, numbered: list[tuple[int, str]], structured: bool) -> str:
+    words = _words(question)
+    best = max(numbered, key=lambda s: len(words & _words(s[1])))
+    if not words & _words(best[1]):
+        return claims_reply() if structured else REFUSAL
+    if structured:
+        return claims_reply(([best[0]], best[1]))
+    return f"{best[1].rstrip('.')} [{best[0]}]."
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.reply: Reply = default_reply
@@ -92,6 +121,7 @@ class FakeOpenAI:
         self.abandoned = 0  # streams whose client hung up before the end
         self.pings = 0  # GET requests (model list): what a readiness check costs
         self.model = "fake-model"
+        self.confidence = 0.9  # P of the word written, in the log-probabilities of a yes/no reply
         self.requests: list[dict[str, Any]] = []
         self.embedded: Counter[str] = Counter()  # every text sent to /embeddings, with how often
         self.embed_requests = 0
@@ -117,10 +147,37 @@ class FakeOpenAI:
     def reset(self) -> None:
         self.reply, self.status, self.delay, self.token_delay = default_reply, None, 0.0, 0.0
         self.reject_response_format = False
+        self.confidence = 0.9
         self.abandoned = 0
         self.requests.clear()
         self.embedded.clear()
         self.embed_requests, self.embed_delay = 0, 0.0
+
+    def logprobs_of(self, text: str) -> dict[str, Any]:
+        """Token log-probabilities for a one-word reply, as llama.cpp and OpenAI send them: the word written
+        gets `self.confidence`, the other of yes/no the rest (a test sets a word like "0.3" to script P(yes))."""
+        word = text.strip().lower()
+        try:
+            p_yes = float(word)
+            word = "yes" if p_yes >= 0.5 else "no"
+        except ValueError:
+            if not word.startswith(("yes", "no")):  # neither: no yes or no among the likely tokens either
+                return {"content": [{"token": word, "logprob": 0.0, "bytes": None, "top_logprobs": []}]}
+            p_yes = self.confidence if word.startswith("yes") else 1 - self.confidence
+        top = [
+            {"token": "yes", "logprob": math.log(max(p_yes, 1e-9)), "bytes": None},
+            {"token": "no", "logprob": math.log(max(1 - p_yes, 1e-9)), "bytes": None},
+        ]
+        return {
+            "content": [
+                {
+                    "token": word,
+                    "logprob": top[0 if word == "yes" else 1]["logprob"],
+                    "bytes": None,
+                    "top_logprobs": top,
+                }
+            ]
+        }
 
     def text_for(self, body: dict[str, Any]) -> str:
         messages = body["messages"]
@@ -187,7 +244,12 @@ class FakeOpenAI:
                             "created": int(time.time()),
                             "model": fake.model,
                             "choices": [
-                                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": text},
+                                    "finish_reason": "stop",
+                                    **({"logprobs": fake.logprobs_of(text)} if body.get("logprobs") else {}),
+                                }
                             ],
                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                         },

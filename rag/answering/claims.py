@@ -1,0 +1,144 @@
+"""Each claim of a reply checked against the sentences that state it, in code, cheapest signal first.
+
+1. Evidence: the sentences the model named (ids the schema held to the ones shown). When they do not hold the
+   claim's new words but another retrieved sentence does (a small model often names a neighbour), the claim is
+   re-anchored to that sentence: the checks run on what supports the claim, not on what the model pointed at.
+2. A non-answer is not an answer: a claim with no word the question lacks ("The committee proposed a plan.")
+   is replaced by its evidence sentence when that sentence says more and is about the question, else withheld.
+3. Names: the question's names must be in the evidence's passage or its title (another person's article fails).
+4. Numbers: every figure of the claim is in its evidence or the question (no arithmetic, no guessed years).
+5. Lexical: at least `min_lexical` of the claim's new words are in its evidence.
+6. Entailment, only when needed: a claim that is a span of its evidence is stated by it; otherwise the model is
+   asked one yes/no question and its P(yes) from token log-probabilities must reach `min_support`. No verdict
+   is not support (fails closed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.answering import verify
+from rag.answering.reply import Claim
+from rag.answering.sentences import Sentence
+from rag.answering.verdict import ClaimCheck, Withheld
+from rag.retrieval.retriever import Passage
+
+# (evidence, question, claim) -> P(the evidence states the claim), None when no judgement could be had.
+Judge = Callable[[str, str, str], float | None]
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_TOKENS = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class ClaimOptions:
+    realign: bool = True  # re-anchor a claim to the retrieved sentence that holds its words
+    names: bool = True
+    min_lexical: float = 0.5
+    numbers: bool = True
+    entailment: bool = True
+    min_support: float = 0.5  # P(yes) a claim needs when the model is asked (chosen on dev; README)
+    skip_span: bool = True  # no entailment call when the claim is a span of its evidence
+
+
+def new_words(claim: str, question: str) -> set[str]:
+    """The claim's content stems that the question does not already hold."""
+    return verify.stems(claim) - verify.stems(question) - verify.YES_NO
+
+
+def _cover(words: set[str], sentences: list[Sentence]) -> float:
+    if not words:
+        return 1.0
+    have: set[str] = set()
+    for s in sentences:
+        have |= verify.stems(s.text)
+    return len(words & have) / len(words)
+
+
+def _tokens(text: str) -> list[str]:
+    return [t.lower() for t in _TOKENS.findall(verify.MARKER.sub("", text))]
+
+
+def is_span(claim: str, evidence: str) -> bool:
+    """The claim's words, in order and contiguous, are in the evidence (case and punctuation aside)."""
+    want, have = _tokens(verify.LEADING_YES_NO.sub("", claim)), _tokens(evidence)
+    if not want:
+        return False
+    n = len(want)
+    return any(have[i : i + n] == want for i in range(len(have) - n + 1))
+
+
+def numbers(text: str) -> set[str]:
+    return {m.group(0).replace(",", "") for m in _NUMBER.finditer(verify.MARKER.sub("", text))}
+
+
+def check_claim(
+    question: str,
+    claim: Claim,
+    sentences: list[Sentence],
+    passages: list[Passage],
+    judge: Judge | None,
+    options: ClaimOptions,
+) -> ClaimCheck:
+    by_id = {s.id: s for s in sentences}
+    named = [by_id[i] for i in claim.evidence if i in by_id]
+    out = ClaimCheck(draft=claim.text, named=[s.id for s in named])
+    text = verify.MARKER.sub("", claim.text).strip()
+    new = new_words(text, question)
+    yes_no = verify.is_yes_no(question)
+    evidence = named
+    if not new and not yes_no:
+        # Restates the question: its evidence sentence stands in if it says more and is about the question.
+        first = named[0] if named else None
+        if (
+            first is None
+            or not new_words(first.text, question)
+            or not (verify.stems(first.text) & verify.stems(question))
+        ):
+            out.withheld = Withheld.RESTATES_QUESTION
+            return out
+        text, out.made = first.text.strip(), "quote"
+        new = new_words(text, question)
+        evidence = [first]
+    elif options.realign and new and _cover(new, named) < options.min_lexical:
+        best = max(sentences, key=lambda s: (_cover(new, [s]), s in named, -s.passage), default=None)
+        if best is not None and _cover(new, [best]) >= options.min_lexical:
+            evidence, out.anchor = [best], "realigned"
+    if not evidence:
+        out.anchor = "none"
+        out.withheld = Withheld.NO_EVIDENCE
+        return out
+    out.evidence = [s.id for s in evidence]
+    p = passages[evidence[0].passage]
+    out.passage = evidence[0].passage + 1
+    out.spans = [(passages[s.passage].start + s.start, passages[s.passage].start + s.end) for s in evidence]
+    said = " ".join(s.text for s in evidence)
+    failed: list[Withheld] = []
+    if options.names:
+        out.missing = sorted(verify.about_something_else(question, p.text, f"{p.title} {p.name}"))
+        if out.missing:
+            failed.append(Withheld.QUESTION_NAMES_NOT_IN_PASSAGE)
+    if options.numbers:
+        out.numbers = sorted(numbers(text) - numbers(said) - numbers(question))
+        if out.numbers:
+            failed.append(Withheld.NUMBER_NOT_IN_EVIDENCE)
+    out.lexical = round(_cover(new, evidence), 2)
+    if out.lexical < options.min_lexical:
+        failed.append(Withheld.ANSWER_NOT_IN_PASSAGE)
+    claim_words = verify.stems(verify.LEADING_YES_NO.sub("", text)) - verify.YES_NO
+    if out.made == "quote" or (options.skip_span and is_span(text, said)):
+        out.entailment = "span"
+    elif options.entailment and judge is not None and (not yes_no or claim_words):
+        out.entailment = "asked"
+        out.support = judge(said, question, text)
+        if out.support is None:
+            failed.append(Withheld.NO_VERDICT)
+        elif out.support < options.min_support:
+            failed.append(Withheld.NOT_ENTAILED)
+    if failed:
+        out.withheld = failed[0]
+    else:
+        out.text = text
+    return out
