@@ -271,7 +271,7 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
     from rag.llm.client import LocalServer, make_llm
 
     try:
-        data = ea.load_qa(Path(args.folder))
+        data = ea.load_qa(Path(args.folder), Path(args.queries) if args.queries else None)
     except DatasetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -412,6 +412,12 @@ def parser() -> argparse.ArgumentParser:
         help="a deterministic sample of N questions: half open, a quarter yes/no, a quarter unanswerable",
     )
     s.add_argument("--json", metavar="OUT", help="write the figures and every question's answer, citations, verdict")
+    s.add_argument(
+        "--queries",
+        metavar="FILE",
+        help="questions (JSONL, same shape) about the folder's corpus instead of its queries.jsonl, e.g. multi-part "
+        "ones: metadata.parts true, answers = the parts one answer must hold",
+    )
     s.add_argument(
         "--pipeline",
         choices=["default", "naive"],

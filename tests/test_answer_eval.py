@@ -99,3 +99,43 @@ def test_rag_eval_answers_cli_on_a_tiny_folder(tmp_path: Path, fake_llm: FakeOpe
 def test_limit_keeps_the_kinds(limit: int) -> None:
     picked = sample(load_qa(TINY).questions, limit)
     assert len(picked) == limit
+
+
+def test_a_recorded_run_replays_without_the_model_and_counts_its_seconds(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    """--record: every model reply is kept by its exact request, so a change to the checks reruns with no model
+    call; a replayed question still counts the seconds its replies took when recorded."""
+    env = {
+        **os.environ,
+        "RAG_DATA_DIR": str(tmp_path / "data"),
+        "OPENAI_BASE_URL": fake_llm.base_url,
+        "OPENAI_API_KEY": "test",
+        "RAG_LLM_RETRIES": "0",
+    }
+    record, first, second = tmp_path / "replies.jsonl", tmp_path / "a.json", tmp_path / "b.json"
+    base = [sys.executable, "-m", "rag", "eval-answers", str(TINY), "-q", "--concurrency", "2", "--record", str(record)]
+    fake_llm.delay = 0.3
+    done = subprocess.run([*base, "--json", str(first)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    asked = len([r for r in fake_llm.requests if "messages" in r])
+    assert asked >= 3 and "0 replayed" in done.stdout
+    fake_llm.requests.clear()
+    done = subprocess.run([*base, "--json", str(second)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [r for r in fake_llm.requests if "messages" in r] == [] and f"{asked} replayed, 0 asked" in done.stdout
+    a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (first, second))
+    assert [x["answer"] for x in a["questions"]] == [x["answer"] for x in b["questions"]]
+    # The replayed run adds the recorded seconds: each answered question took at least its model call.
+    assert all(x["seconds"] >= 0.3 for x in b["questions"] if x["kind"] != "unanswerable" or not x["refused"])
+
+
+def test_multi_part_questions_are_scored_by_their_parts() -> None:
+    multi = Question("m1", "Which colours?", ["red", "deep blue"], "doc", multi=True)
+    assert multi.kind == "multi"
+    from rag.eval import metrics as m
+
+    assert m.parts_found("Red and deep blue.", multi.answers) == 1.0
+    assert m.parts_found("Only red.", multi.answers) == 0.5
+    assert m.is_correct("Red, deep blue", multi.answers, "multi", False)
+    assert not m.is_correct("Red", multi.answers, "multi", False)
+    s = summarize([Verdict(multi, "Red.", False, False, 0.5, 0.5, [{}], [True], True, 1.0)])
+    assert s["multi"]["parts_found"] == 0.5 and s["multi"]["correct"] == 0

@@ -39,10 +39,11 @@ class Question:
     text: str
     answers: list[str]
     doc: str | None  # the gold document's id, if any
+    multi: bool = False  # `answers` are the parts of one answer (metadata.parts)
 
     @property
     def kind(self) -> m.Kind:
-        return m.kind_of(self.answers)
+        return "multi" if self.multi else m.kind_of(self.answers)
 
 
 @dataclass(frozen=True)
@@ -56,20 +57,30 @@ class QAData:
         return BeirData(self.name, "answers", self.corpus, {}, {})
 
 
-def load_qa(folder: Path) -> QAData:
+def load_qa(folder: Path, queries: Path | None = None) -> QAData:
+    """The folder's corpus and questions; `queries`, a JSONL file of questions about the same corpus instead."""
     corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in _jsonl(folder, "corpus")}
     questions = []
-    for q in _jsonl(folder, "queries"):
+    rows = _jsonl(folder, "queries") if queries is None else _read_jsonl(queries)
+    for q in rows:
         if "answers" not in q:
             raise DatasetError(
                 f"{folder}/queries.jsonl: question {q.get('_id')} has no 'answers' list "
                 "(use [] for a question that must be refused)"
             )
         meta = q.get("metadata") or {}
-        questions.append(Question(str(q["_id"]), q["text"], list(q["answers"]), meta.get("doc")))
+        questions.append(
+            Question(str(q["_id"]), q["text"], list(q["answers"]), meta.get("doc"), bool(meta.get("parts")))
+        )
     if not questions:
         raise DatasetError(f"{folder}/queries.jsonl holds no questions")
     return QAData(folder.resolve().name, corpus, questions)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _order(qid: str) -> str:
@@ -159,7 +170,11 @@ class Judge:
             answer.answer,
             refused,
             m.is_correct(answer.answer, q.answers, kind, refused),
-            0.0 if refused else m.best(m.recall, answer.answer, q.answers),
+            0.0
+            if refused
+            else m.parts_found(answer.answer, q.answers)
+            if kind == "multi"
+            else m.best(m.recall, answer.answer, q.answers),
             0.0 if refused else m.best(m.f1, answer.answer, q.answers),
             citations,
             precise,
@@ -180,7 +195,7 @@ def _rate(part: int, whole: int) -> float | None:
 def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
     """The reported figures, overall and per kind of question."""
     out: dict[str, Any] = {"questions": len(verdicts)}
-    for kind in ("open", "yesno", "unanswerable"):
+    for kind in ("open", "yesno", "unanswerable", "multi"):
         vs = [v for v in verdicts if v.question.kind == kind]
         if not vs:
             continue
@@ -200,6 +215,8 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
                 citations=len(cites),
                 retrieval_hit_rate=_rate(sum(hits), len(hits)),
             )
+            if kind == "multi":  # `recall` of a multi-part question is its share of parts found
+                row["parts_found"] = round(statistics.fmean(v.recall for v in vs), 4)
         row["errors"] = sum(v.error is not None for v in vs)
         out[kind] = row
     out["seconds_per_answer"] = latency([v.seconds for v in verdicts])
@@ -273,13 +290,15 @@ def format_report(r: AnswerEvalResult) -> str:
         if isinstance(r.index.get("chunks"), int)
         else f"{r.dataset}: {s['questions']} questions, pipeline '{r.pipeline}'"
     ]
-    for kind in ("open", "yesno"):
+    for kind in ("open", "yesno", "multi"):
         if kind in s:
             k = s[kind]
             lines.append(
                 f"{kind:<6} correct {k['correct']}/{k['questions']} ({_pct(k['accuracy'])})  F1 {k['f1']:.3f}  "
                 f"refused {k['refused']}  citation precision {_pct(k['citation_precision'])} of {k['citations']}  "
-                f"retrieval hit {_pct(k['retrieval_hit_rate'])}" + (f"  errors {k['errors']}" if k["errors"] else "")
+                f"retrieval hit {_pct(k['retrieval_hit_rate'])}"
+                + (f"  parts found {_pct(k['parts_found'])}" if "parts_found" in k else "")
+                + (f"  errors {k['errors']}" if k["errors"] else "")
             )
     if "unanswerable" in s:
         u = s["unanswerable"]

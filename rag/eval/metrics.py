@@ -1,6 +1,9 @@
 """Answer-level scoring: SQuAD-normalised token overlap, the correctness rule, yes/no polarity, and the
 question kinds. Pure functions, checked against hand-computed values in tests/test_answer_eval.py.
 
+A multi-part question (`metadata.parts`: its `answers` are the parts of one answer) is correct when the answer
+holds every part; its share of parts found is reported too.
+
 The rule (stated in the README): an answer is *correct* when it is not a refusal and it holds at least 80% of
 the tokens of one gold answer (SQuAD normalisation: lower case, punctuation and the articles a/an/the dropped).
 A yes/no question (every gold answer starts with yes or no) is correct when the answer opens with the yes or
@@ -14,7 +17,7 @@ import string
 from collections import Counter
 from typing import Literal
 
-Kind = Literal["open", "yesno", "unanswerable"]
+Kind = Literal["open", "yesno", "unanswerable", "multi"]
 CORRECT_RECALL = 0.8
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -68,9 +71,19 @@ def polarity(text: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def parts_found(answer: str, parts: list[str]) -> float:
+    """A multi-part question's gold parts (a list, the two sides of a comparison, the reasons): the share of
+    them the answer holds, each by the same rule as an open answer."""
+    if not parts:
+        return 0.0
+    return sum(recall(answer, p) >= CORRECT_RECALL for p in parts) / len(parts)
+
+
 def is_correct(answer: str, golds: list[str], kind: Kind, refused: bool) -> bool:
     if refused or kind == "unanswerable":
         return False
+    if kind == "multi":
+        return parts_found(answer, golds) == 1.0
     if kind == "yesno":
         said = polarity(answer)
         return said is not None and said in {polarity(g) for g in golds}

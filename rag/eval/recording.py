@@ -52,8 +52,8 @@ class Recording:
         self._local.seconds = self.replayed_seconds() + float(record.get("seconds", 0.0))
         return record
 
-    def put(self, key: str, method: str, reply: Any, seconds: float) -> None:
-        record = {"key": key, "method": method, "reply": reply, "seconds": round(seconds, 3)}
+    def put(self, key: str, method: str, reply: Any, seconds: float, request: dict[str, Any] | None = None) -> None:
+        record = {"key": key, "method": method, "reply": reply, "seconds": round(seconds, 3), "request": request}
         with self._lock:
             self.misses += 1
             self.replies[key] = record
@@ -87,7 +87,7 @@ class RecordedLLM(LLM):
             return found["reply"]
         t0 = time.perf_counter()
         reply = call()
-        self.recording.put(key, method, reply, time.perf_counter() - t0)
+        self.recording.put(key, method, reply, time.perf_counter() - t0, request)
         return reply
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
