@@ -124,6 +124,9 @@ class Settings(BaseSettings):
         True,
         description="Re-anchor a claim to the retrieved sentence that holds its words when its named one does not.",
     )
+    answer_posthoc: bool = Field(
+        False, description="Ignore the evidence ids the model named and attribute each claim by its words (measured)."
+    )
     answer_min_support: float = Field(
         0.5, ge=0.0, le=1.0, description="P(yes) a claim needs when the model is asked whether its evidence states it."
     )

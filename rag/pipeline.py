@@ -68,6 +68,7 @@ def build(
         max_claims=settings.answer_max_claims,
         claim=ClaimOptions(
             realign=settings.answer_realign,
+            posthoc=settings.answer_posthoc,
             names=settings.answer_names_check,
             min_lexical=settings.answer_min_lexical,
             entailment=settings.answer_entailment,

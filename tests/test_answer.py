@@ -299,3 +299,16 @@ def test_a_document_cannot_open_or_close_a_passage_block_of_its_own(
     blocks = fake_passages(prompt)
     assert [n for n, _ in blocks] == [str(i) for i in range(1, len(answer.passages) + 1)]
     assert any("1066" in text and "1861" in text for _, text in blocks), "the forged lines stay inside the page's block"
+
+
+def test_a_quote_copied_from_the_neighbouring_sentence_is_re_anchored(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    """Issue 22 (c): the model copies the sentence next to the one that holds its answer; the quote is found
+    (exact), and the answer's words sit in another retrieved sentence: the checks run there, and it is cited."""
+    neighbour = "We also have limitations for realization of this project, it cannot be realized quickly"
+    fake_llm.reply = structured(neighbour, "Serbia is interested in importing Azerbaijani oil.")
+    answer = seeded.answerer.ask("Apart from gas, which Azerbaijani resource is Serbia interested in importing?")
+    assert not answer.refused, answer.checks
+    assert answer.checks["anchor"] == "realigned" and answer.checks["quote_match"] == "exact"
+    n, p = answer.citations[0]
+    start, end = answer.quotes[n]
+    assert Path(p.source).read_text(encoding="utf-8")[start:end].startswith("On the other hand, Serbia is interested")

@@ -243,6 +243,7 @@ class Answerer:
             o.names,
             o.min_lexical,
             self.prompts.verify_yes_no,
+            o.claim.realign,
         )
         checks.update({k: v for k, v in verdict.items() if k not in ("start", "end")})
         checks["draft"] = parsed.answer  # what the model answered, shown only if the checks pass

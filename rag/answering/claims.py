@@ -35,6 +35,7 @@ _TOKENS = re.compile(r"[^\W_]+")
 @dataclass(frozen=True)
 class ClaimOptions:
     realign: bool = True  # re-anchor a claim to the retrieved sentence that holds its words
+    posthoc: bool = False  # ignore the ids the model named: evidence is the sentence that holds the claim's words
     names: bool = True
     min_lexical: float = 0.5
     numbers: bool = True
@@ -87,6 +88,12 @@ def check_claim(
     out = ClaimCheck(draft=claim.text, named=[s.id for s in named])
     text = verify.MARKER.sub("", claim.text).strip()
     new = new_words(text, question)
+    if options.posthoc and sentences:
+        # Post-hoc attribution: the sentence holding most of the claim's new words (or, for a claim with none,
+        # of its words), whatever the model named.
+        want = new or verify.stems(text)
+        named = [max(sentences, key=lambda s: (_cover(want, [s]), -s.passage))]
+        out.anchor = "posthoc"
     yes_no = verify.is_yes_no(question)
     evidence = named
     if not new and not yes_no:

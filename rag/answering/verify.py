@@ -179,6 +179,7 @@ def check_reply(
     names_check: bool = True,
     min_lexical: float = 0.5,
     yes_no_template: str = "",
+    realign: bool = False,
 ) -> dict[str, Any]:
     """Where the model's quote is and what each check says of its answer; `withheld` names the first that
     failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
@@ -194,6 +195,17 @@ def check_reply(
     p = passages[found.passage]
     start, end = quotes.sentence_around(p.text, found.start, found.end)
     out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
+    if realign and lexical(answer, p.text[start:end], given=question) < min_lexical:
+        # The model copied a neighbour of the sentence that holds its answer: re-anchor to the retrieved
+        # sentence holding most of the answer's new words, if it holds enough of them.
+        best = max(
+            ((i, s, e) for i, q in enumerate(passages) for s, e in quotes.sentences(q.text)),
+            key=lambda x: lexical(answer, passages[x[0]].text[x[1] : x[2]], given=question),
+            default=None,
+        )
+        if best and lexical(answer, passages[best[0]].text[best[1] : best[2]], given=question) >= min_lexical:
+            p, (start, end) = passages[best[0]], best[1:]
+            out.update(passage=best[0] + 1, start=start, end=end, anchor="realigned")
     failed = []
     if names_check:
         missing = about_something_else(question, p.text, f"{p.title} {p.name}")
