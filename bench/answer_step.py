@@ -120,11 +120,17 @@ def row(name: str, what: str, dev: dict[str, Any] | None, multi: dict[str, Any] 
         out.update(
             multi_correct=f"{mm.get('correct')}/{mm.get('questions')}",
             multi_parts_found=mm.get("parts_found"),
-            multi_claims=round(statistics.fmean(len(q.get("checks", {}).get("claims", []) or [0]) for q in multi["questions"]), 2)
-            if multi["questions"]
-            else None,
+            multi_claims=_claims_shown(multi["questions"]),
         )
     return out
+
+
+def _claims_shown(questions: list[dict[str, Any]]) -> float | None:
+    """Mean number of claims shown per answered question."""
+    shown = [
+        sum(c.get("text") is not None for c in q["checks"].get("claims", [])) for q in questions if not q["refused"]
+    ]
+    return round(statistics.fmean(shown), 2) if shown else None
 
 
 def table(rows: list[dict[str, Any]]) -> str:
