@@ -78,6 +78,22 @@ def test_the_local_model_judges_an_inverted_comparison_unsupported(local_pipelin
     assert entails(llm, template, sentence, question, "The xylophone came first.") is True
 
 
+def test_the_local_models_p_yes_separates_a_stated_claim_from_an_inverted_one(local_pipeline: Pipeline) -> None:
+    """The support score the answer step thresholds (RAG_ANSWER_MIN_SUPPORT): P(yes) from the real model's
+    token log-probabilities, on the fenced verify prompt."""
+    llm, template = local_pipeline.llm, local_pipeline.answerer.prompts.verify
+    sentence = "The xylophone is far older than the vibraphone, which was invented in the United States in 1921."
+    question = "Which came first, the xylophone or the vibraphone?"
+
+    def p_yes(claim: str) -> float | None:
+        prompt = template.format(evidence=sentence, question=question, answer=claim)
+        return llm.yes_probability([{"role": "user", "content": prompt}])
+
+    stated, inverted = p_yes("The xylophone came first."), p_yes("The vibraphone came first.")
+    assert stated is not None and inverted is not None
+    assert inverted < local_pipeline.settings.answer_min_support <= stated, (stated, inverted)
+
+
 @pytest.fixture(scope="module")
 def injected_pipeline(
     local_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedder

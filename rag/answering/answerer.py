@@ -331,12 +331,13 @@ class Answerer:
         quotes: dict[int, tuple[int, int]] = {}
         for r in kept:
             numbers = list(dict.fromkeys(by_id[i].passage + 1 for i in r.evidence))
-            parts.append(f"{r.text} " + "".join(f"[{n}]" for n in numbers))
+            text = str(r.text) if re.search(r"[.!?…)\"'”’]$", str(r.text)) else f"{r.text}."
+            parts.append(f"{text} " + "".join(f"[{n}]" for n in numbers))
             spans = [(by_id[i].passage + 1, *span) for i, span in zip(r.evidence, r.spans, strict=True)]
             for n, start, end in spans:
                 quotes.setdefault(n, (start, end))
             cited.extend(n for n in numbers if n not in cited)
-            shown_claims.append(ShownClaim(str(r.text), numbers, spans))
+            shown_claims.append(ShownClaim(text, numbers, spans))
         if len(kept) < len(checks["claims"]):
             checks["dropped_claims"] = len(checks["claims"]) - len(kept)
         return Answer(

@@ -28,7 +28,21 @@ class Sentence:
 
 
 def split(passages: list[Passage]) -> list[Sentence]:
-    """Every sentence of every passage, numbered in order. Very short fragments ("(b)", "Fig. 2") join the next."""
+    """Every sentence of every passage, numbered in order. Very short fragments ("(b)", "Fig. 2") join the next.
+    Chunks overlap, so a sentence two passages share is numbered once, in the first (better ranked) of them."""
+    out = _split(passages)
+    seen: set[tuple[str, int, int]] = set()
+    unique: list[Sentence] = []
+    for s in out:
+        where = (passages[s.passage].source, passages[s.passage].start + s.start, passages[s.passage].start + s.end)
+        if where in seen:
+            continue
+        seen.add(where)
+        unique.append(Sentence(len(unique) + 1, s.passage, s.start, s.end, s.text))
+    return unique
+
+
+def _split(passages: list[Passage]) -> list[Sentence]:
     out: list[Sentence] = []
     for i, p in enumerate(passages):
         pending: tuple[int, int] | None = None
