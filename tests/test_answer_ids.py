@@ -136,7 +136,8 @@ def test_support_is_the_models_probability_of_yes_against_a_threshold(
 
 
 def test_a_claim_that_is_a_span_of_its_sentence_costs_no_extra_call(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
-    fake_llm.reply = scripted(lambda m: [([sentence_id(m, "On the other hand")], "Azerbaijani oil")], verdict="no")
+    claim = "Serbia is interested in importing Azerbaijani oil"
+    fake_llm.reply = scripted(lambda m: [([sentence_id(m, "On the other hand")], claim)], verdict="no")
     answer = seeded.answerer.ask("Apart from gas, which Azerbaijani resource is Serbia interested in importing?")
     assert not answer.refused and answer.checks["claims"][0]["entailment"] == "span"
     assert verify_prompts(fake_llm) == [] and len(fake_llm.requests) == 1
@@ -221,3 +222,12 @@ def test_the_verify_prompt_fences_the_evidence(seeded: Pipeline, fake_llm: FakeO
     seeded.answerer.ask("Apart from gas, which Azerbaijani resource is Serbia interested in importing?")
     (prompt,) = verify_prompts(fake_llm)
     assert prompt.startswith("<passage>\n") and prompt.count("<passage") == 1 and json.dumps(claim)[1:-1] in prompt
+
+
+def test_a_bare_span_that_does_not_carry_the_question_is_judged(seeded: Pipeline, fake_llm: FakeOpenAI) -> None:
+    """ "President Ilham Aliyev" is a span of the sentence about his visit, but that sentence never says he is
+    Serbia's president: a span without the question's terms is put to the model, and its "no" withholds it."""
+    fake_llm.reply = scripted(lambda m: [([sentence_id(m, "The visit of President")], "President Ilham Aliyev")], "no")
+    answer = seeded.answerer.ask("Who is the president of Serbia?")
+    assert answer.refused and answer.checks["withheld"] == "quote_does_not_state_answer"
+    assert answer.checks["claims"][0]["entailment"] == "asked"

@@ -8,7 +8,8 @@
 3. Names: the question's names must be in the evidence's passage or its title (another person's article fails).
 4. Numbers: every figure of the claim is in its evidence or the question (no arithmetic, no guessed years).
 5. Lexical: at least `min_lexical` of the claim's new words are in its evidence.
-6. Entailment, only when needed: a claim that is a span of its evidence is stated by it; otherwise the model is
+6. Entailment, only when needed: a claim that is a span of its evidence and carries more than half of the
+   question's terms is stated by it; otherwise the model is
    asked one yes/no question and its P(yes) from token log-probabilities must reach `min_support`. No verdict
    is not support (fails closed).
 """
@@ -69,6 +70,14 @@ def is_span(claim: str, evidence: str) -> bool:
         return False
     n = len(want)
     return any(have[i : i + n] == want for i in range(len(have) - n + 1))
+
+
+def _restates_enough(claim: str, question: str) -> bool:
+    """A span of the evidence is only stated by it when it also carries the question's terms: "Serbia is
+    interested in importing Azerbaijani oil" is, but a bare "President Ilham Aliyev" (asked who Serbia's
+    president is) is a span of a sentence that never says so, and must be judged."""
+    asked = verify.stems(question) - verify.YES_NO
+    return not asked or 2 * len(asked & verify.stems(claim)) > len(asked)
 
 
 def numbers(text: str) -> set[str]:
@@ -135,7 +144,7 @@ def check_claim(
     if out.lexical < options.min_lexical:
         failed.append(Withheld.ANSWER_NOT_IN_PASSAGE)
     claim_words = verify.stems(verify.LEADING_YES_NO.sub("", text)) - verify.YES_NO
-    if out.made == "quote" or (options.skip_span and is_span(text, said)):
+    if out.made == "quote" or (options.skip_span and is_span(text, said) and _restates_enough(text, question)):
         out.entailment = "span"
     elif options.entailment and judge is not None and (not yes_no or claim_words):
         out.entailment = "asked"
