@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from rag.answering.answerer import Answer, AnswerFailed, citation_dict
+from rag.answering.verdict import plain_reason
 from rag.config import Settings
 from rag.retrieval.retriever import Passage
 
@@ -76,22 +77,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-WITHHELD = {
-    "quote_not_found": "the sentence it quoted is in none of the passages",
-    "question_names_not_in_passage": "its passage does not mention {missing}",
-    "answer_not_in_passage": "its passage does not hold the answer's words",
-    "quote_does_not_state_answer": "the quoted sentence does not state it",
-    "quote_does_not_settle_yes_no": "the quoted sentence, read alone, gives the other answer",
-    "no_supported_sentence": "no passage supports any of its sentences",
-}
-
-
 def _print_answer(answer: Answer) -> None:
     print(textwrap.fill(answer.answer, width=100))
-    why = WITHHELD.get(answer.checks.get("withheld", ""))
+    why = plain_reason(answer.checks)
     if why:
-        missing = ", ".join(answer.checks.get("missing", []))
-        print(f"(a drafted answer was withheld: {why.format(missing=missing)})", file=sys.stderr)
+        print(f"(a drafted answer was withheld: {why})", file=sys.stderr)
     if answer.citations:
         print("\nSources:")
         _print_sources(answer.citations, answer.quotes)

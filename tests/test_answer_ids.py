@@ -231,3 +231,15 @@ def test_a_bare_span_that_does_not_carry_the_question_is_judged(seeded: Pipeline
     answer = seeded.answerer.ask("Who is the president of Serbia?")
     assert answer.refused and answer.checks["withheld"] == "quote_does_not_state_answer"
     assert answer.checks["claims"][0]["entailment"] == "asked"
+
+
+def test_every_withheld_reason_has_plain_words() -> None:
+    from rag.answering.verdict import PLAIN, Withheld, plain_reason
+
+    assert set(PLAIN) == set(Withheld)
+    checks = {"withheld": "number_not_in_evidence", "claims": [{"numbers": ["1713"]}]}
+    assert plain_reason(checks) == "it gives a figure (1713) that its sentence does not state"
+    assert plain_reason({"withheld": "question_names_not_in_passage", "claims": [{"missing": ["putin"]}]}) == (
+        "its passage does not mention putin"
+    )
+    assert plain_reason({}) is None

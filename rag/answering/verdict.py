@@ -22,6 +22,32 @@ class Withheld(StrEnum):
     NO_SUPPORTED_SENTENCE = "no_supported_sentence"  # a plain reply with no sentence a passage supports
 
 
+# Why a draft was not shown, in the words a user reads ("A drafted answer was withheld: ...").
+PLAIN = {
+    Withheld.QUOTE_NOT_FOUND: "the sentence it quoted is in none of the passages",
+    Withheld.NO_EVIDENCE: "it named no sentence of the passages as its evidence",
+    Withheld.RESTATES_QUESTION: "it only restated the question",
+    Withheld.QUESTION_NAMES_NOT_IN_PASSAGE: "its passage does not mention {missing}",
+    Withheld.ANSWER_NOT_IN_PASSAGE: "no passage sentence holds the answer's words",
+    Withheld.NUMBER_NOT_IN_EVIDENCE: "it gives a figure ({numbers}) that its sentence does not state",
+    Withheld.NOT_ENTAILED: "its sentence does not say that",
+    Withheld.NO_VERDICT: "whether its sentence says that could not be checked",
+    Withheld.YES_NO_UNSETTLED: "its sentence, read alone, gives the other answer",
+    Withheld.NO_SUPPORTED_SENTENCE: "no passage supports any of its sentences",
+}
+
+
+def plain_reason(checks: dict[str, Any]) -> str | None:
+    """The withheld reason of an answer's `checks`, in plain words; None when nothing was withheld."""
+    try:
+        reason = Withheld(checks.get("withheld", ""))
+    except ValueError:
+        return None
+    first = (checks.get("claims") or [{}])[0]
+    missing = ", ".join(first.get("missing") or checks.get("missing") or []) or "what the question names"
+    return PLAIN[reason].format(missing=missing, numbers=", ".join(first.get("numbers") or []))
+
+
 @dataclass
 class ClaimCheck:
     """One claim of the model's reply, where its evidence is and what each check said of it."""
