@@ -23,7 +23,7 @@ import httpx
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from rag.config import Settings
+from rag.config import Settings, public_url
 from rag.llm.model_files import MODEL_NAME, ensure_model
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class LLM:
         except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
             if not extra:
                 raise self._error(e) from e
-            log.warning("LLM server at %s refused response_format (%s); using plain text from now on", self.base_url, e)
+            log.warning("LLM server at %s refused response_format (%s); using plain text from now on", self.where, e)
             self.plain_only = True
             yield from self.stream(messages)
             return
@@ -107,12 +107,17 @@ class LLM:
         except openai.OpenAIError as e:
             return str(self._error(e))
 
+    @property
+    def where(self) -> str:
+        """The server as errors and logs name it: its URL without credentials."""
+        return public_url(self.base_url)
+
     def _error(self, e: Exception) -> LLMError:
-        where = f"LLM server at {self.base_url}"
+        where = f"LLM server at {self.where}"
         hint = (
-            "start it with 'rag serve' (or 'make run'), or set OPENAI_BASE_URL"
+            "start it with 'rag serve' (or 'make run'), or set RAG_LLM_BASE_URL"
             if self.local
-            else "check OPENAI_BASE_URL and that the server is up"
+            else "check RAG_LLM_BASE_URL (or OPENAI_BASE_URL) and that the server is up"
         )
         if isinstance(e, openai.APITimeoutError):
             cause = "timed out"
@@ -122,7 +127,7 @@ class LLM:
             msg = f"{where} is unreachable ({e.__cause__ or e}); {hint}"
         elif isinstance(e, openai.AuthenticationError):
             cause = f"rejected the API key (HTTP {e.status_code})"
-            msg = f"{where} rejected the API key (HTTP 401): {e.message}; check OPENAI_API_KEY"
+            msg = f"{where} rejected the API key (HTTP 401): {e.message}; check RAG_LLM_API_KEY (or OPENAI_API_KEY)"
         elif isinstance(e, openai.NotFoundError):
             cause = f"model not found (HTTP {e.status_code})"
             msg = f"{where} does not know model '{self.model}' (HTTP 404); set RAG_LLM_MODEL"
@@ -132,7 +137,16 @@ class LLM:
         else:
             cause = type(e).__name__
             msg = f"{where} failed: {e}"
-        return LLMError(msg, self.base_url, cause)
+        # The server's own words (and an httpx error) may repeat the URL it was called with, credentials and all.
+        secret = _userinfo(self.base_url)
+        if secret:
+            msg, cause = msg.replace(secret, "****"), cause.replace(secret, "****")
+        return LLMError(msg, self.where, cause)
+
+
+def _userinfo(url: str) -> str:
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    return netloc.rpartition("@")[0]
 
 
 def local_base_url(settings: Settings) -> str:

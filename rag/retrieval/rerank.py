@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from rag.config import Settings
+from rag.config import Settings, public_url
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class RerankError(Exception):
 class Reranker:
     def __init__(self, url: str, model: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
         self.url = url
+        self.where = public_url(url)  # how errors name it: no credentials
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(timeout=timeout, headers=headers)
@@ -39,15 +40,15 @@ class Reranker:
         try:
             r = self.client.post(self.url, json=body)
         except httpx.TimeoutException:
-            raise RerankError(f"reranker at {self.url} timed out (RAG_RERANK_TIMEOUT)") from None
+            raise RerankError(f"reranker at {self.where} timed out (RAG_RERANK_TIMEOUT)") from None
         except httpx.HTTPError as e:
-            raise RerankError(f"reranker at {self.url} is unreachable ({e}); check RAG_RERANK_URL") from None
+            raise RerankError(f"reranker at {self.where} is unreachable ({e}); check RAG_RERANK_URL") from None
         if r.status_code != 200:
-            raise RerankError(f"reranker at {self.url} answered HTTP {r.status_code}: {r.text[:200]}")
+            raise RerankError(f"reranker at {self.where} answered HTTP {r.status_code}: {r.text[:200]}")
         try:
             return _read_scores(r.json(), len(documents))
         except (ValueError, KeyError, TypeError) as e:
-            raise RerankError(f"reranker at {self.url} answered in an unknown shape ({e}): {r.text[:200]}") from None
+            raise RerankError(f"reranker at {self.where} answered in an unknown shape ({e}): {r.text[:200]}") from None
 
     def order(self, query: str, items: list[tuple[str, str]]) -> list[str]:
         """The ids of (id, text) items, most relevant first; ties keep their given order."""
