@@ -35,6 +35,12 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -62,6 +68,9 @@ class ChatCompletionRequest(BaseModel):
         min_length=1, max_length=200, description="the last must be the user's question; earlier ones are history"
     )
     stream: bool = False
+    stream_options: StreamOptions | None = Field(
+        None, description="`include_usage: true`: a last chunk, with no choices, carries `usage`"
+    )
     top_k: int | None = Field(None, ge=1, le=20, description="seedrag extension: passages to retrieve")
 
 
@@ -76,6 +85,14 @@ class Choice(BaseModel):
     finish_reason: str = "stop"
 
 
+class CompletionUsage(BaseModel):
+    """Tokens of every LLM call made for the answer (the rewrite, the reply, its checks), as the LLM reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
 class ChatCompletion(BaseModel):
     """An OpenAI `chat.completion`, plus `sources` (the cited passages) and `refused`."""
 
@@ -84,6 +101,7 @@ class ChatCompletion(BaseModel):
     created: int
     model: str = MODEL_ID
     choices: list[Choice]
+    usage: CompletionUsage = Field(default_factory=CompletionUsage)
     sources: list[Citation] = Field(default_factory=list, description="the passages the answer cites")
     refused: bool = False
     standalone_question: str | None = None
@@ -108,6 +126,7 @@ class ChatCompletion(BaseModel):
                             "finish_reason": "stop",
                         }
                     ],
+                    "usage": {"prompt_tokens": 1480, "completion_tokens": 52, "total_tokens": 1532},
                     "sources": [],
                     "refused": False,
                     "standalone_question": "What does Serbia want to import from Azerbaijan?",

@@ -153,6 +153,7 @@ async def chat_completions(
                     "finish_reason": "stop",
                 }
             ],
+            "usage": answer.usage.to_dict(),
             **extras(answer),
         }
 
@@ -184,13 +185,14 @@ async def chat_completions(
             return f"data: {json.dumps(redact(obj), ensure_ascii=False)}\n\n"
 
         streamed: list[str] = []
+        with_usage = bool(req.stream_options and req.stream_options.include_usage)
         yield data(chunk(completion_id, created, {"role": "assistant", "content": ""}))
         try:
             for ev in head:
-                for out in _translate(counted(ev), streamed, completion_id, created, timings):
+                for out in _translate(counted(ev), streamed, completion_id, created, timings, with_usage):
                     yield data(out)
             async for ev in events:
-                for out in _translate(counted(ev), streamed, completion_id, created, timings):
+                for out in _translate(counted(ev), streamed, completion_id, created, timings, with_usage):
                     yield data(out)
         except (AnswerFailed, LLMError) as e:
             metrics.failed(e.error if isinstance(e, AnswerFailed) else e)
@@ -207,7 +209,7 @@ async def chat_completions(
 
 
 def _translate(
-    ev: Event, streamed: list[str], completion_id: str, created: int, timings: dict[str, float]
+    ev: Event, streamed: list[str], completion_id: str, created: int, timings: dict[str, float], with_usage: bool
 ) -> list[dict[str, Any]]:
     """The OpenAI chunks for one pipeline event."""
     if isinstance(ev, Token):
@@ -220,5 +222,7 @@ def _translate(
         if closing:
             out.append(chunk(completion_id, created, {"content": closing}))
         out.append({**chunk(completion_id, created, {}, "stop"), **extras(ev.answer)})
+        if with_usage:  # as OpenAI sends it when asked: one last chunk, with no choices, carrying the usage
+            out.append({**chunk(completion_id, created, {}), "choices": [], "usage": ev.answer.usage.to_dict()})
         return out
     return []  # Sources: already used for the status decision; OpenAI has no event for them

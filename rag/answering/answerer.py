@@ -10,6 +10,8 @@ span. A reply in no such shape (a server that ignores the schema) is checked sen
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import re
 import time
@@ -22,7 +24,7 @@ from rag.answering import verify as support
 from rag.answering.plain import check, is_refusal
 from rag.answering.prompts import Prompts
 from rag.index.keyword import query_terms
-from rag.llm.client import LLM, LLMError
+from rag.llm.client import LLM, LLMError, Usage
 from rag.retrieval.retriever import Passage, Retriever
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class Answer:
     quotes: dict[int, tuple[int, int]] = field(default_factory=dict)
     # How the answer was checked (the quote's match, each support check), or why it was withheld.
     checks: dict[str, Any] = field(default_factory=dict)
+    # Tokens of every LLM call made for this answer, as the server reported them.
+    usage: Usage = field(default_factory=Usage)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,6 +149,17 @@ class Answerer:
 
     def stream(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Iterator[Event]:
         """Sources first, then the answer's text as the model writes it, then Done. Raises AnswerFailed mid-way."""
+        # Each answer meters its own LLM calls (rewrite, reply, support check): a copy of this answerer whose
+        # LLM view adds up the tokens the server reports, handed over on the Answer.
+        metered = copy.copy(self)
+        metered.llm = self.llm.metered()
+        with contextlib.closing(metered._stream(question, history, top_k)) as events:
+            for event in events:
+                if isinstance(event, Done) and metered.llm.usage is not None:
+                    event.answer.usage = metered.llm.usage
+                yield event
+
+    def _stream(self, question: str, history: list[Message] | None, top_k: int | None) -> Generator[Event, None, None]:
         question = question.strip()
         t0 = time.perf_counter()
         standalone = self.standalone(question, history or [])

@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -39,6 +39,39 @@ class LLMError(RuntimeError):
 
 
 @dataclass
+class Usage:
+    """Tokens as the LLM server reported them, added up over the calls of one answer."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, reported: Any) -> None:
+        """Add an OpenAI `usage` object (or None: a server that reports nothing adds nothing)."""
+        if reported is not None:
+            self.prompt_tokens += int(getattr(reported, "prompt_tokens", 0) or 0)
+            self.completion_tokens += int(getattr(reported, "completion_tokens", 0) or 0)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass
+class Quirks:
+    """What one server turned out not to support; shared by every metered view of its client."""
+
+    # Set once a server has refused `response_format` (or `stream_options`): later calls go plain at once.
+    plain_only: bool = False
+
+
+@dataclass
 class LLM:
     client: openai.OpenAI
     model: str
@@ -46,8 +79,16 @@ class LLM:
     local: bool
     max_tokens: int = 400
     temperature: float = 0.0
-    # Set once a server has refused `response_format`: later calls go plain at once instead of failing first.
-    plain_only: bool = False
+    quirks: Quirks = field(default_factory=Quirks)
+    usage: Usage | None = None  # set on a metered view: its calls' reported tokens are added here
+
+    @property
+    def plain_only(self) -> bool:
+        return self.quirks.plain_only
+
+    def metered(self) -> LLM:
+        """A view of this client (same connection, same quirks) that adds up the tokens its calls use."""
+        return replace(self, usage=Usage())
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
         try:
@@ -59,14 +100,19 @@ class LLM:
             )
         except openai.OpenAIError as e:
             raise self._error(e) from e
+        if self.usage is not None:
+            self.usage.add(resp.usage)
         return resp.choices[0].message.content or ""
 
     def stream(self, messages: list[dict[str, str]], response_format: dict[str, Any] | None = None) -> Iterator[str]:
         """The reply's text as it is written. With `response_format` (a JSON schema), servers that support it
         constrain the reply to it; one that rejects it (HTTP 400/422) is asked again without, and remembered."""
         extra: dict[str, Any] = {}
-        if response_format is not None and not self.plain_only:
-            extra["response_format"] = response_format
+        if not self.plain_only:
+            # The usage chunk at the end of the stream, as OpenAI sends it only when asked.
+            extra["stream_options"] = {"include_usage": True}
+            if response_format is not None:
+                extra["response_format"] = response_format
         try:
             stream = cast(
                 openai.Stream[ChatCompletionChunk],
@@ -82,8 +128,10 @@ class LLM:
         except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
             if not extra:
                 raise self._error(e) from e
-            log.warning("LLM server at %s refused response_format (%s); using plain text from now on", self.where, e)
-            self.plain_only = True
+            log.warning(
+                "LLM server at %s refused %s (%s); using plain requests from now on", self.where, ", ".join(extra), e
+            )
+            self.quirks.plain_only = True
             yield from self.stream(messages)
             return
         except (openai.OpenAIError, httpx.HTTPError) as e:
@@ -93,6 +141,8 @@ class LLM:
             # drops the connection, which tells llama.cpp to stop generating.
             with stream:
                 for chunk in stream:
+                    if self.usage is not None and chunk.usage is not None:
+                        self.usage.add(chunk.usage)
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
         # A server that dies mid-answer surfaces as httpx's error, which the SDK does not wrap while streaming.
