@@ -4,11 +4,15 @@ and a refusal a client can see. (The other client libraries: tests/test_clients.
 
 from __future__ import annotations
 
+import json
+
 import openai
 
+from rag.answering.answerer import Message
+from rag.answering.history import CHECKED_HEADING, SOURCES_HEADING, answer_of, cap_history
 from tests.api_support import QUESTION
 from tests.conftest import LiveServer
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import REFUSAL, FakeOpenAI
 
 ASK = [{"role": "user", "content": QUESTION}]
 
@@ -48,3 +52,31 @@ def test_a_stream_carries_usage_only_when_asked(live: LiveServer, fake_llm: Fake
     assert all(ch.usage is None for ch in asked[:-1])
     quiet = list(c.chat.completions.create(model="seedrag", messages=ASK, stream=True))  # type: ignore[arg-type]
     assert all(ch.usage is None for ch in quiet) and quiet[-1].choices[0].finish_reason == "stop"
+
+
+# --- 8: a withheld streamed answer, sent back as history ---------------------------------------------------------
+def test_a_follow_up_after_a_withheld_stream_is_rewritten_from_the_checked_answer(
+    live: LiveServer, fake_llm: FakeOpenAI
+) -> None:
+    draft = "Serbia exports bananas to Mars"
+    fake_llm.reply = json.dumps({"quote": "Serbia exports bananas to Mars every spring.", "answer": draft})
+    c = client(live)
+    chunks = list(c.chat.completions.create(model="seedrag", messages=ASK, stream=True))  # type: ignore[arg-type]
+    kept = "".join(ch.choices[0].delta.content or "" for ch in chunks)  # what a client keeps as the turn
+    assert kept.startswith(draft) and f"Checked answer: {REFUSAL}" in kept
+    fake_llm.reset()
+    c.chat.completions.create(
+        model="seedrag",
+        messages=[*ASK, {"role": "assistant", "content": kept}, {"role": "user", "content": "and what about oil?"}],  # type: ignore[list-item]
+    )
+    condense = next(r["messages"][-1]["content"] for r in fake_llm.requests if "Last question:" in str(r["messages"]))
+    assert f"assistant: {REFUSAL}" in condense and "bananas" not in condense
+
+
+def test_answer_of_reads_an_assistant_turn_as_checked() -> None:
+    assert answer_of(f"Draft.{CHECKED_HEADING}Fixed [1].{SOURCES_HEADING}[1] a.md (line 1): “x”") == "Fixed [1]."
+    assert answer_of(f"Gas [1].{SOURCES_HEADING}[1] a.md (line 1): “x”") == "Gas [1]."
+    assert answer_of("Draft.\r\n\r\nChecked answer:  Fixed.") == "Fixed."  # a client that rewrote the newlines
+    assert answer_of("Plain words.") == "Plain words."
+    capped = cap_history([Message("assistant", f"Draft.{CHECKED_HEADING}Fixed.")], 10, 1000)
+    assert capped == [Message("assistant", "Fixed.")]

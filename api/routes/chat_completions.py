@@ -25,6 +25,7 @@ from api.public import redact
 from api.routes.ask import ASK_ERRORS, check_question, llm_failure
 from api.streaming import SSE_HEADERS, in_thread
 from rag.answering.answerer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
+from rag.answering.history import CHECKED_HEADING, SOURCES_HEADING
 from rag.config import Settings
 from rag.llm.client import LLMError
 from rag.pipeline import Pipeline
@@ -33,8 +34,6 @@ from rag.retrieval.retriever import Passage
 log = logging.getLogger("api")
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 STARTED = int(time.time())
-SOURCES_HEADING = "\n\nSources:\n"
-CHECKED_HEADING = "\n\nChecked answer: "
 QUOTE_CHARS = 160
 
 
@@ -44,15 +43,15 @@ async def models() -> dict[str, Any]:
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
-    """(question, history): the last message is the question; our own source lists are cut from the history."""
+    """(question, history): the last message is the question, the user and assistant messages before it the
+    history (an assistant turn is read as checked, sources cut, by rag/answering/history.py)."""
     last = messages[-1]
     if last.role != "user":
         raise APIError(422, "invalid_request", f"the last message must be the user's question, not '{last.role}'")
     history = []
     for m in messages[:-1]:
         if m.role in ("user", "assistant"):
-            text = m.text().split(CHECKED_HEADING)[0].split(SOURCES_HEADING)[0]
-            history.append(Message(m.role, text))
+            history.append(Message(m.role, m.text()))  # our headings are read by cap_history (answer_of)
     return last.text(), history
 
 
