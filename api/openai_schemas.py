@@ -1,7 +1,9 @@
 """The OpenAI chat-completions shapes this service accepts and returns (the subset clients use).
 
-Unknown request fields (temperature, max_tokens, user, ...) are accepted and ignored: the answer's
-settings are the server's, and clients such as Open WebUI send many of them.
+Sampling fields (temperature, top_p, seed, user, ...) are accepted and left to the server: the answer's
+settings are the server's, and clients such as Open WebUI send many of them. Fields that would change what
+comes back (n, tools, a response format, max_tokens below the server's own cap, logprobs) are honoured or
+refused with a 400 that says why (api/routes/chat_completions.py), never dropped.
 """
 
 from __future__ import annotations
@@ -72,11 +74,20 @@ class ChatCompletionRequest(BaseModel):
         None, description="`include_usage: true`: a last chunk, with no choices, carries `usage`"
     )
     top_k: int | None = Field(None, ge=1, le=20, description="seedrag extension: passages to retrieve")
+    n: int | None = Field(None, description="only 1: one checked answer per question")
+    max_tokens: int | None = Field(None, description="at least the server's RAG_LLM_MAX_TOKENS, or a 400")
+    max_completion_tokens: int | None = Field(None, description="as max_tokens")
+    tools: list[Any] | None = Field(None, description="not supported: the answer comes from the documents")
+    functions: list[Any] | None = Field(None, description="not supported")
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = Field(None, description="only {'type': 'text'}")
+    logprobs: bool | None = None
 
 
 class ResponseMessage(BaseModel):
     role: str = "assistant"
     content: str
+    refusal: str | None = Field(None, description="when the documents do not answer: why (also in `content`)")
 
 
 class Choice(BaseModel):

@@ -135,6 +135,8 @@ class AnswerOptions:
 
 
 class Answerer:
+    instructions = ""  # set on the per-answer copy that stream() makes
+
     def __init__(self, retriever: Retriever, llm: LLM, prompts: Prompts, options: AnswerOptions | None = None) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -147,12 +149,16 @@ class Answerer:
                 return event.answer
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Iterator[Event]:
-        """Sources first, then the answer's text as the model writes it, then Done. Raises AnswerFailed mid-way."""
+    def stream(
+        self, question: str, history: list[Message] | None = None, top_k: int | None = None, instructions: str = ""
+    ) -> Iterator[Event]:
+        """Sources first, then the answer's text as the model writes it, then Done. Raises AnswerFailed mid-way.
+        `instructions`: the asker's own words on style and language (an OpenAI client's system message)."""
         # Each answer meters its own LLM calls (rewrite, reply, support check): a copy of this answerer whose
         # LLM view adds up the tokens the server reports, handed over on the Answer.
         metered = copy.copy(self)
         metered.llm = self.llm.metered()
+        metered.instructions = instructions.strip()
         with contextlib.closing(metered._stream(question, history, top_k)) as events:
             for event in events:
                 if isinstance(event, Done) and metered.llm.usage is not None:
@@ -323,12 +329,14 @@ class Answerer:
             for i, p in enumerate(passages, 1)
         )
         template = self.prompts.answer_retry if retry else self.prompts.answer_user
+        content = template.format(passages=blocks, question=question, refusal=self.prompts.refusal)
+        if self.instructions:
+            # Before the passages, fenced: the rules and the reply's shape, which come after, have the last word.
+            fenced = re.sub(r"<\s*/?\s*asker_instructions\b", "‹asker_instructions", self.instructions, flags=re.I)
+            content = self.prompts.instructions.format(instructions=fenced) + "\n\n" + content
         return [
             {"role": "system", "content": self.prompts.answer_system.format(refusal=self.prompts.refusal)},
-            {
-                "role": "user",
-                "content": template.format(passages=blocks, question=question, refusal=self.prompts.refusal),
-            },
+            {"role": "user", "content": content},
         ]
 
     def standalone(self, question: str, history: list[Message]) -> str:

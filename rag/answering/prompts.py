@@ -35,6 +35,7 @@ class Prompts:
     verify: str  # the entailment question (rag/answering/verify.py)
     verify_yes_no: str  # a yes/no question asked of the quoted sentence alone (rag/answering/verify.py)
     naive: str  # the baseline's prompt (rag/eval/naive.py), kept beside ours to compare like with like
+    instructions: str = "{instructions}"  # a client's own system message, on style and language, fenced
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIR) -> Prompts:
@@ -55,4 +56,5 @@ class Prompts:
             verify=read("verify.md"),
             verify_yes_no=read("verify_yes_no.md"),
             naive=read("naive.md"),
+            instructions=read("instructions.md"),
         )
