@@ -1,7 +1,9 @@
 """The OpenAI chat-completions shapes this service accepts and returns (the subset clients use).
 
-Unknown request fields (temperature, max_tokens, user, ...) are accepted and ignored: the answer's
-settings are the server's, and clients such as Open WebUI send many of them.
+Sampling fields (temperature, top_p, seed, user, ...) are accepted and left to the server: the answer's
+settings are the server's, and clients such as Open WebUI send many of them. Fields that would change what
+comes back (n, tools, a response format, max_tokens below the server's own cap, logprobs) are honoured or
+refused with a 400 that says why (api/routes/chat_completions.py), never dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -62,18 +70,38 @@ class ChatCompletionRequest(BaseModel):
         min_length=1, max_length=200, description="the last must be the user's question; earlier ones are history"
     )
     stream: bool = False
+    stream_options: StreamOptions | None = Field(
+        None, description="`include_usage: true`: a last chunk, with no choices, carries `usage`"
+    )
     top_k: int | None = Field(None, ge=1, le=20, description="seedrag extension: passages to retrieve")
+    n: int | None = Field(None, description="only 1: one checked answer per question")
+    max_tokens: int | None = Field(None, description="at least the server's RAG_LLM_MAX_TOKENS, or a 400")
+    max_completion_tokens: int | None = Field(None, description="as max_tokens")
+    tools: list[Any] | None = Field(None, description="not supported: the answer comes from the documents")
+    functions: list[Any] | None = Field(None, description="not supported")
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = Field(None, description="only {'type': 'text'}")
+    logprobs: bool | None = None
 
 
 class ResponseMessage(BaseModel):
     role: str = "assistant"
     content: str
+    refusal: str | None = Field(None, description="when the documents do not answer: why (also in `content`)")
 
 
 class Choice(BaseModel):
     index: int = 0
     message: ResponseMessage
     finish_reason: str = "stop"
+
+
+class CompletionUsage(BaseModel):
+    """Tokens of every LLM call made for the answer (the rewrite, the reply, its checks), as the LLM reported them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
 
 
 class ChatCompletion(BaseModel):
@@ -84,6 +112,7 @@ class ChatCompletion(BaseModel):
     created: int
     model: str = MODEL_ID
     choices: list[Choice]
+    usage: CompletionUsage = Field(default_factory=CompletionUsage)
     sources: list[Citation] = Field(default_factory=list, description="the passages the answer cites")
     refused: bool = False
     standalone_question: str | None = None
@@ -108,6 +137,7 @@ class ChatCompletion(BaseModel):
                             "finish_reason": "stop",
                         }
                     ],
+                    "usage": {"prompt_tokens": 1480, "completion_tokens": 52, "total_tokens": 1532},
                     "sources": [],
                     "refused": False,
                     "standalone_question": "What does Serbia want to import from Azerbaijan?",

@@ -41,7 +41,9 @@ _CITED = {
 
 class HistoryMessage(BaseModel):
     role: Literal["user", "assistant", "system"]
-    content: str = Field(max_length=20_000)
+    # No length here: RAG_MAX_MESSAGE_CHARS is the one limit, checked with the question (413, as for chat
+    # completions) by api/routes/ask.py's check_question; RAG_MAX_REQUEST_KB bounds the body before that.
+    content: str
 
 
 class AskRequest(BaseModel):

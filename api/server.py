@@ -6,7 +6,7 @@ import logging
 
 import uvicorn
 
-from rag.config import Settings
+from rag.config import Settings, public_url
 from rag.llm.client import LocalServer, sigterm_as_exit
 
 log = logging.getLogger("api")
@@ -35,7 +35,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
                 if not local.start():
                     local = None  # a server we share, not ours to stop
             else:
-                log.info("LLM: %s (model %s)", settings.llm_base_url or "OpenAI", settings.llm_model or "default")
+                where = public_url(settings.llm_base_url) if settings.llm_base_url else "OpenAI"
+                log.info("LLM: %s (model %s)", where, settings.llm_model or "default")
             app = create_app(settings)
             log.info("serving on http://%s:%d (chat page at /, API docs at /docs)", host, port)
             uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

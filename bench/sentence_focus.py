@@ -43,14 +43,22 @@ def main() -> int:
             shown = sentences.focus(q.text, every, keep)
             found += m.contains_answer(" ".join(s.text for s in shown), q.answers)
             tokens.append(len(enc.encode(sentences.render(shown, passages, prompts.passage_sentences))))
-        rows.append({"keep": keep or "all", "answer_shown": round(found / len(cases), 3), "tokens_p50": statistics.median(tokens)})
+        rows.append(
+            {
+                "keep": keep or "all",
+                "answer_shown": round(found / len(cases), 3),
+                "tokens_p50": statistics.median(tokens),
+            }
+        )
     whole = sum(m.contains_answer(" ".join(p.text for p in passages), q.answers) for q, passages, _ in cases)
     print(f"{len(cases)} open dev questions; gold answer in the retrieved passages: {whole / len(cases):.0%}")
     print("| sentences shown | gold answer among them | passage tokens p50 (cl100k) |\n|---|---|---|")
     for r in rows:
         print(f"| {r['keep']} | {r['answer_shown']:.0%} | {r['tokens_p50']:.0f} |")
     out = ROOT / "bench" / "results" / "answers" / "sentence-focus.json"
-    out.write_text(json.dumps({"open_questions": len(cases), "in_passages": whole / len(cases), "rows": rows}, indent=1) + "\n")
+    out.write_text(
+        json.dumps({"open_questions": len(cases), "in_passages": whole / len(cases), "rows": rows}, indent=1) + "\n"
+    )
     pipe.close()
     return 0
 

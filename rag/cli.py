@@ -139,7 +139,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     shown = settings.shown()
-    shown["llm"] = "local model (llama.cpp)" if settings.uses_local_llm else settings.llm_base_url or "OpenAI"
+    shown["llm"] = "local model (llama.cpp)" if settings.uses_local_llm else shown["llm_base_url"] or "OpenAI"
     width = max(len(k) for k in shown)
     for k, v in shown.items():
         print(f"{k:<{width}}  {v}")

@@ -7,9 +7,25 @@ import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def public_url(url: str) -> str:
+    """A server's URL as messages and logs may show it: no user, password or query (where keys hide), so that
+    an error passed on to a read-only key, or a log line, names the server and never its credentials."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<an unreadable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _default_models_dir() -> Path:
@@ -229,6 +245,8 @@ class Settings(BaseSettings):
                 value = f"<{len([k for k in value.split(',') if k.strip()])} key(s)>"
             elif name == "database_url" and value:
                 value = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", value)  # the password, if the URL carries one
+            elif name in ("llm_base_url", "rerank_url", "chroma_url") and value:
+                value = public_url(value)
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value

@@ -3,6 +3,7 @@ listed by GET /v1/feedback and `rag feedback`."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 
 from rag.config import Settings
 from rag.index.feedback import FeedbackStore
-from tests.api_support import QUESTION, sse_events
+from rag.pipeline import Pipeline
+from tests.api_support import QUESTION, serve_api, sse_events
 from tests.conftest import SEEDS, LiveServer
 
 SEED_NAME = next(SEEDS.iterdir()).name
@@ -27,7 +29,8 @@ def test_vote_with_comment_is_stored_and_listed(
         vote = {"answer_id": answer_id, "rating": "not_helpful", "comment": "It forgets the oil.", "user": "ana"}
         r = client.post("/v1/feedback", json=vote)
         assert r.status_code == 200, r.text
-        assert r.json() == {"recorded": {"answer_id": answer_id, "user": "ana", "rating": "not_helpful"}}
+        # A name is kept under the caller (here no key: 'anonymous'): a name alone owns no vote.
+        assert r.json() == {"recorded": {"answer_id": answer_id, "user": "anonymous/ana", "rating": "not_helpful"}}
         # The same person changing their mind replaces the vote; another person's vote is a second one.
         assert client.post("/v1/feedback", json={**vote, "rating": "helpful", "comment": ""}).status_code == 200
         assert client.post("/v1/feedback", json={"answer_id": answer_id, "rating": "helpful"}).status_code == 200
@@ -35,9 +38,10 @@ def test_vote_with_comment_is_stored_and_listed(
         listed = client.get("/v1/feedback").json()
         assert listed["counts"] == {"helpful": 2, "not_helpful": 0}
         users = {f["user"]: f for f in listed["feedback"]}
-        assert set(users) == {"ana", "anonymous"}
-        assert users["ana"]["surface"] == "api" and users["ana"]["question"] == QUESTION
-        assert users["ana"]["answer"] == answer["answer"] and users["ana"]["citations"][0]["name"] == SEED_NAME
+        assert set(users) == {"anonymous/ana", "anonymous"}
+        ana = users["anonymous/ana"]
+        assert ana["surface"] == "api" and ana["question"] == QUESTION
+        assert ana["answer"] == answer["answer"] and ana["citations"][0]["name"] == SEED_NAME
 
         # The stream's final event carries an id too; the chat page names itself as the surface.
         with client.stream(
@@ -64,6 +68,32 @@ def test_vote_with_comment_is_stored_and_listed(
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert "Comment: Too short." in out and f"Q: {QUESTION}" in out and "not_helpful" in out
+
+
+def test_a_key_cannot_vote_as_another_key(pipeline: Pipeline) -> None:
+    pipeline.ingestor.ingest([SEEDS])
+    boss, reader = {"Authorization": "Bearer boss-key"}, {"Authorization": "Bearer reader-key"}
+    with serve_api(pipeline, api_keys="reader-key", admin_keys="boss-key") as api:
+        answer_id = httpx.post(f"{api.url}/v1/ask", json={"question": QUESTION}, headers=boss, timeout=30).json()[
+            "answer_id"
+        ]
+        vote = {"answer_id": answer_id, "rating": "helpful", "comment": "Right.", "user": "ana"}
+        mine = httpx.post(f"{api.url}/v1/feedback", json=vote, headers=boss).json()["recorded"]["user"]
+        # The read key sends the admin's name, and then no name: neither replaces the admin's vote.
+        forged = {**vote, "rating": "not_helpful", "comment": "Wrong."}
+        theirs = httpx.post(f"{api.url}/v1/feedback", json=forged, headers=reader).json()["recorded"]["user"]
+        plain = {**forged, "user": None}
+        assert httpx.post(f"{api.url}/v1/feedback", json=plain, headers=reader).status_code == 200
+        listed = httpx.get(f"{api.url}/v1/feedback", headers=boss).json()
+    by_user = {f["user"]: f for f in listed["feedback"]}
+    assert mine != theirs and mine.endswith("/ana") and theirs.endswith("/ana")
+    assert by_user[mine]["rating"] == "helpful" and by_user[mine]["comment"] == "Right."
+    assert listed["counts"] == {"helpful": 1, "not_helpful": 2}
+    # Keys are named by a hash keyed with the store's own secret: not the plain sha256 anyone can compute.
+    for key in ("boss-key", "reader-key"):
+        plain_hash = hashlib.sha256(key.encode()).hexdigest()
+        assert not any(plain_hash[:8] in u for u in by_user)
+    assert len({u.split("/")[0] for u in by_user}) == 2
 
 
 def test_a_feedback_file_from_before_comments_gains_the_column(tmp_path: Path) -> None:

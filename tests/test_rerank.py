@@ -34,6 +34,7 @@ def reranker_server() -> Iterator[FakeReranker]:
 @pytest.fixture
 def reranker(reranker_server: FakeReranker) -> FakeReranker:
     reranker_server.status, reranker_server.requests, reranker_server.score = None, [], word_overlap
+    reranker_server.raw = None
     return reranker_server
 
 
@@ -109,6 +110,35 @@ def test_a_failing_reranker_leaves_the_fused_order_and_says_so(
     pipe.close()
     assert got == expected and pipe.retriever.rerank_failures == 1
     assert f"reranker at {reranker.url} answered HTTP 500" in caplog.text and "using the fused order" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b'{"results": [{"index": 1e999, "relevance_score": 1}]}',  # OverflowError in int()
+        b'{"results": [{"index": 0, "relevance_score": 1e999}]}',  # an infinite score
+        b'{"results": [{"index": true, "relevance_score": 1}]}',
+        b'{"results": [{"index": "0", "relevance_score": 1}]}',
+        b'{"results": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # RecursionError in the JSON reader
+        b'{"results": [[1, 2]]}',
+        b"null",
+    ],
+    ids=["huge-index", "infinite-score", "bool-index", "string-index", "deep", "list-item", "null"],
+)
+def test_a_reranker_reply_of_any_shape_leaves_the_fused_order(
+    settings: Settings, embedder: MiniLMEmbedder, reranker: FakeReranker, tmp_path: Path, reply: bytes
+) -> None:
+    folder = corpus(tmp_path)
+    plain = built(settings, embedder, folder)
+    expected = plain.retriever.ranked_ids(QUESTION, 4)
+    plain.close()
+    reranker.raw = reply
+    pipe = built(settings.model_copy(update={"rerank_url": reranker.url}), embedder, folder)
+    got = pipe.retriever.ranked_ids(QUESTION, 4)
+    pipe.close()
+    assert got == expected and pipe.retriever.rerank_failures == 1
+    with pytest.raises(RerankError, match="answered in an unknown shape"):
+        Reranker(reranker.url).scores("q", ["a", "b"])
 
 
 def test_reranker_errors_name_the_server_and_cause(reranker: FakeReranker) -> None:

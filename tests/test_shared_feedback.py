@@ -98,3 +98,12 @@ def test_rag_feedback_reads_the_shared_database(
             main(["feedback"])
         assert exited.value.code == 0 and expected in capsys.readouterr().out
     assert not (tmp_path / "data" / "feedback.sqlite").exists()
+
+
+def test_replicas_share_the_voter_salt(postgres_url: str, tmp_path: Path) -> None:
+    a, b = PostgresFeedback(postgres_url, "salted"), PostgresFeedback(postgres_url, "salted")
+    salt = a.salt()
+    assert len(salt) == 32 and b.salt() == salt  # one key is one voter, whichever replica takes the vote
+    assert PostgresFeedback(postgres_url, "salted-other").salt() != salt
+    local = FeedbackStore(tmp_path / "feedback.sqlite")
+    assert local.salt() == FeedbackStore(tmp_path / "feedback.sqlite").salt() != salt

@@ -67,6 +67,12 @@ def check_question(question: str, history: list[Message], settings: Settings) ->
     return cap_history(history, settings.max_history_messages, settings.max_history_chars)
 
 
+def system_of(req: AskRequest) -> str:
+    """History messages with role 'system': the asker's instructions on style and language, fenced and placed
+    before the rules in the answer prompt (never dropped, never above the rules)."""
+    return "\n\n".join(m.content for m in req.history if m.role == "system")
+
+
 def llm_failure(e: AnswerFailed) -> APIError:
     status = 504 if e.error.cause == "timed out" else 503 if e.error.cause.startswith("unreachable") else 502
     return APIError(
@@ -98,7 +104,8 @@ async def ask(
     gate = gate_of(request)
     started = await gate.acquire()
     try:
-        answer = await collect_answer(request, in_thread(pipe.answerer.stream(req.question, history, req.top_k)))
+        steps = in_thread(pipe.answerer.stream(req.question, history, req.top_k, system_of(req)))
+        answer = await collect_answer(request, steps)
     except AnswerFailed as e:
         request.state.timings = {"retrieval_ms": e.retrieval_ms}
         metrics.failed(e.error, e.retrieval_ms)
@@ -150,7 +157,7 @@ async def ask_stream(
     async def events() -> AsyncIterator[str]:
         passages: list[dict[str, Any]] = []
         try:
-            async for ev in in_thread(pipe.answerer.stream(req.question, history, req.top_k)):
+            async for ev in in_thread(pipe.answerer.stream(req.question, history, req.top_k, system_of(req))):
                 if isinstance(ev, Sources):
                     timings["retrieval_ms"] = ev.retrieval_ms
                     passages = [citation_dict(i, p) for i, p in enumerate(ev.passages, 1)]

@@ -20,11 +20,21 @@ from api.deps import get_pipeline, get_settings
 from api.errors import APIError
 from api.generation import GatedStream, collect_answer, gate_of
 from api.metrics import Metrics, get_metrics
-from api.openai_schemas import MODEL_ID, ChatCompletion, ChatCompletionRequest, ChatMessage, ModelList, chunk
+from api.openai_schemas import (
+    MODEL_ID,
+    ChatCompletion,
+    ChatCompletionRequest,
+    ChatMessage,
+    Model,
+    ModelList,
+    chunk,
+)
 from api.public import redact
 from api.routes.ask import ASK_ERRORS, check_question, llm_failure
+from api.schemas import error_example
 from api.streaming import SSE_HEADERS, in_thread
 from rag.answering.answerer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
+from rag.answering.history import CHECKED_HEADING, SOURCES_HEADING
 from rag.config import Settings
 from rag.llm.client import LLMError
 from rag.pipeline import Pipeline
@@ -33,27 +43,79 @@ from rag.retrieval.retriever import Passage
 log = logging.getLogger("api")
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 STARTED = int(time.time())
-SOURCES_HEADING = "\n\nSources:\n"
-CHECKED_HEADING = "\n\nChecked answer: "
 QUOTE_CHARS = 160
+
+
+def _model() -> dict[str, Any]:
+    return {"id": MODEL_ID, "object": "model", "created": STARTED, "owned_by": "seedrag"}
 
 
 @router.get("/models", response_model=ModelList, summary="The one model this server offers")
 async def models() -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": STARTED, "owned_by": "seedrag"}]}
+    return {"object": "list", "data": [_model()]}
+
+
+@router.get(
+    "/models/{model_id}",
+    response_model=Model,
+    summary="One model (`client.models.retrieve`)",
+    responses={404: error_example("not_found", "no model 'gpt-4o'; this server offers 'seedrag'")},
+)
+async def model(model_id: str) -> dict[str, Any]:
+    if model_id != MODEL_ID:
+        raise APIError(404, "not_found", f"no model '{model_id[:100]}'; this server offers '{MODEL_ID}'")
+    return _model()
+
+
+def refuse_unsupported(req: ChatCompletionRequest, settings: Settings) -> None:
+    """A 400 for each field that would change what comes back and that seedrag cannot honour."""
+
+    def refuse(message: str) -> None:
+        raise APIError(400, "unsupported_parameter", message)
+
+    if req.n not in (None, 1):
+        refuse(f"n={req.n}: seedrag gives one checked answer per question; send n=1 or leave it out")
+    if req.tools or req.functions or req.tool_choice not in (None, "none", "auto"):
+        refuse("tools and functions are not supported: answers come from the indexed documents; leave them out")
+    if req.response_format and req.response_format.get("type", "text") != "text":
+        refuse("response_format: answers are text with cited sources; send {'type': 'text'} or leave it out")
+    if req.logprobs:
+        refuse("logprobs are not available: the answer is checked text, not sampled tokens; leave it out")
+    cap = min(t for t in (req.max_tokens, req.max_completion_tokens, 1 << 30) if t is not None)
+    if cap < settings.llm_max_tokens:
+        refuse(
+            f"max_tokens={cap} is below the {settings.llm_max_tokens} tokens an answer may take "
+            "(RAG_LLM_MAX_TOKENS): a cut answer could not be checked; send at least that, or leave it out"
+        )
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[Message]]:
-    """(question, history): the last message is the question; our own source lists are cut from the history."""
+    """(question, history): the last message is the question, the user and assistant messages before it the
+    history (an assistant turn is read as checked, sources cut, by rag/answering/history.py)."""
     last = messages[-1]
     if last.role != "user":
         raise APIError(422, "invalid_request", f"the last message must be the user's question, not '{last.role}'")
     history = []
     for m in messages[:-1]:
         if m.role in ("user", "assistant"):
-            text = m.text().split(CHECKED_HEADING)[0].split(SOURCES_HEADING)[0]
-            history.append(Message(m.role, text))
+            history.append(Message(m.role, m.text()))  # our headings are read by cap_history (answer_of)
+        elif m.role not in ("system", "developer"):  # the asker's instructions: instructions_of()
+            raise APIError(400, "unsupported_parameter", f"messages with role '{m.role[:20]}' are not supported")
     return last.text(), history
+
+
+def instructions_of(messages: list[ChatMessage], settings: Settings) -> str:
+    """The client's system (or developer) messages: the asker's instructions on style and language, which the
+    answer prompt fences and places before the rules (rag/answering/answerer.py)."""
+    text = "\n\n".join(m.text() for m in messages if m.role in ("system", "developer")).strip()
+    if len(text) > settings.max_message_chars:
+        raise APIError(
+            413,
+            "too_large",
+            f"system messages are {len(text)} characters; the limit is {settings.max_message_chars} "
+            "(RAG_MAX_MESSAGE_CHARS)",
+        )
+    return text
 
 
 def sources_text(citations: list[tuple[int, Passage]]) -> str:
@@ -104,6 +166,7 @@ def extras(answer: Answer) -> dict[str, Any]:
     "`error` chunk ends the stream.",
     responses={
         **ASK_ERRORS,
+        400: error_example("unsupported_parameter", "n=2: seedrag gives one checked answer per question; send n=1"),
         200: {
             "description": "The completion; with `stream: true`, `chat.completion.chunk` events and `data: [DONE]`",
             "content": {
@@ -122,8 +185,10 @@ async def chat_completions(
     settings: Settings = Depends(get_settings),
     metrics: Metrics = Depends(get_metrics),
 ) -> Any:
+    refuse_unsupported(req, settings)
     question, history = split_messages(req.messages)
     history = check_question(question, history, settings)
+    instructions = instructions_of(req.messages, settings)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     timings: dict[str, float] = {}
@@ -132,7 +197,8 @@ async def chat_completions(
     started = await gate.acquire()
     if not req.stream:
         try:
-            answer = await collect_answer(request, in_thread(pipe.answerer.stream(question, history, req.top_k)))
+            steps = in_thread(pipe.answerer.stream(question, history, req.top_k, instructions))
+            answer = await collect_answer(request, steps)
         except AnswerFailed as e:
             timings["retrieval_ms"] = e.retrieval_ms
             metrics.failed(e.error, e.retrieval_ms)
@@ -149,14 +215,20 @@ async def chat_completions(
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer.answer + sources_text(answer.citations)},
+                    "message": {
+                        "role": "assistant",
+                        "content": answer.answer + sources_text(answer.citations),
+                        # OpenAI's field for a model declining to answer: a client can tell it from an answer.
+                        "refusal": answer.answer if answer.refused else None,
+                    },
                     "finish_reason": "stop",
                 }
             ],
+            "usage": answer.usage.to_dict(),
             **extras(answer),
         }
 
-    events = in_thread(pipe.answerer.stream(question, history, req.top_k))
+    events = in_thread(pipe.answerer.stream(question, history, req.top_k, instructions))
     # Wait for the first word before sending the status line, so an LLM that is down is an HTTP error the
     # client's library raises, not a stream that ends strangely.
     head: list[Event] = []
@@ -184,13 +256,14 @@ async def chat_completions(
             return f"data: {json.dumps(redact(obj), ensure_ascii=False)}\n\n"
 
         streamed: list[str] = []
+        with_usage = bool(req.stream_options and req.stream_options.include_usage)
         yield data(chunk(completion_id, created, {"role": "assistant", "content": ""}))
         try:
             for ev in head:
-                for out in _translate(counted(ev), streamed, completion_id, created, timings):
+                for out in _translate(counted(ev), streamed, completion_id, created, timings, with_usage):
                     yield data(out)
             async for ev in events:
-                for out in _translate(counted(ev), streamed, completion_id, created, timings):
+                for out in _translate(counted(ev), streamed, completion_id, created, timings, with_usage):
                     yield data(out)
         except (AnswerFailed, LLMError) as e:
             metrics.failed(e.error if isinstance(e, AnswerFailed) else e)
@@ -207,7 +280,7 @@ async def chat_completions(
 
 
 def _translate(
-    ev: Event, streamed: list[str], completion_id: str, created: int, timings: dict[str, float]
+    ev: Event, streamed: list[str], completion_id: str, created: int, timings: dict[str, float], with_usage: bool
 ) -> list[dict[str, Any]]:
     """The OpenAI chunks for one pipeline event."""
     if isinstance(ev, Token):
@@ -219,6 +292,10 @@ def _translate(
         closing = closing_text(ev.answer, "".join(streamed))
         if closing:
             out.append(chunk(completion_id, created, {"content": closing}))
+        if ev.answer.refused:  # as OpenAI streams a refusal: in `delta.refusal`, beside the words already sent
+            out.append(chunk(completion_id, created, {"refusal": ev.answer.answer}))
         out.append({**chunk(completion_id, created, {}, "stop"), **extras(ev.answer)})
+        if with_usage:  # as OpenAI sends it when asked: one last chunk, with no choices, carrying the usage
+            out.append({**chunk(completion_id, created, {}), "choices": [], "usage": ev.answer.usage.to_dict()})
         return out
     return []  # Sources: already used for the status decision; OpenAI has no event for them

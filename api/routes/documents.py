@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,14 +24,12 @@ from api.schemas import (
     error_example,
 )
 from rag.config import Settings
+from rag.index.keyword import document_id
 from rag.ingest.uploads import Uploads
 from rag.pipeline import Pipeline
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
-
-
-def doc_id(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _uploads(pipe: Pipeline, settings: Settings) -> Uploads:
@@ -39,14 +37,15 @@ def _uploads(pipe: Pipeline, settings: Settings) -> Uploads:
 
 
 def _source_of(pipe: Pipeline, document_id: str) -> str | None:
-    known = {r.source for r in pipe.keywords.records()} | pipe.keywords.sources_with_chunks()
-    return next((s for s in known if doc_id(s) == document_id), None)
+    # One indexed lookup in the manifest: never a pass over every document or chunk, which a caller asking for
+    # ids that do not exist could repeat at will on the connection every question shares.
+    return pipe.keywords.source_of(document_id) if _ID.fullmatch(document_id) else None
 
 
 def _documents(pipe: Pipeline) -> list[DocumentInfo]:
     return [
         DocumentInfo(
-            id=doc_id(r.source),
+            id=document_id(r.source),
             source=r.source,
             name=Path(r.source).name,
             title=r.title,

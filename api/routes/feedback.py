@@ -7,6 +7,7 @@ server, so a vote judges the answer as it was given, not whatever text a client 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from typing import Any, Literal
 
@@ -50,11 +51,24 @@ def remember(request: Request, answer: Answer) -> str:
 
 
 def _who(request: Request) -> str:
-    # Never the key itself: a short hash tells keys apart in `rag feedback` without disclosing them.
+    """Who is calling, as far as the server knows: its API key, named by a hash keyed with the store's secret
+    salt (it tells keys apart in `rag feedback`, and no one can test a guessed key against it); without keys,
+    'anonymous'. Called in a worker thread (the salt is read from the store once)."""
+    state = request.app.state
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return "key:" + hashlib.sha256(token.strip().encode()).hexdigest()[:8]
-    return "anonymous"
+    if not state.settings.has_keys or scheme.lower() != "bearer" or not token.strip():
+        return "anonymous"
+    if getattr(state, "voter_salt", None) is None:
+        state.voter_salt = feedback_store(request).salt()
+    return "key:" + hmac.new(state.voter_salt, token.strip().encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def voter(request: Request, user: str | None) -> str:
+    """A vote's owner: the caller, then the name it gives (a browser's id, a person behind a shared key) under
+    it. A name alone never owns a vote, or any key could replace anyone's vote by sending their name."""
+    who = _who(request)
+    name = (user or "").strip()
+    return f"{who}/{name}" if name else who
 
 
 class FeedbackRequest(BaseModel):
@@ -62,15 +76,19 @@ class FeedbackRequest(BaseModel):
     rating: Literal["helpful", "not_helpful"]
     comment: str = Field("", max_length=2000, description="optional: what was wrong, or right")
     user: str | None = Field(
-        None, max_length=200, description="who votes; one vote per user per answer (a new one replaces it)"
+        None,
+        max_length=200,
+        description="who votes, within the API key that sends the vote (recorded as '<key>/<user>'); one vote per "
+        "user per answer (a new one replaces it)",
     )
 
 
 @router.post(
     "/feedback",
     summary="Rate an answer: helpful or not, with an optional comment",
-    description="`answer_id` comes from the /v1/ask (or the stream's `done`) answer. Without `user`, the vote "
-    "belongs to the API key that sends it (or to 'anonymous'). `rag feedback` and GET /v1/feedback list it.",
+    description="`answer_id` comes from the /v1/ask (or the stream's `done`) answer. The vote belongs to the API "
+    "key that sends it (named by a keyed hash, never the key), and within it to `user` if given: a key can "
+    "never replace another key's vote. `rag feedback` and GET /v1/feedback list it.",
     responses={
         **AUTH_ERROR,
         404: error_example("not_found", "no answer with id 'ffff'; answers are kept 30 days unless rated"),
@@ -78,7 +96,7 @@ class FeedbackRequest(BaseModel):
     },
 )
 async def post_feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
-    user = (body.user or "").strip() or _who(request)
+    user = await run_in_threadpool(voter, request, body.user)
     store = feedback_store(request)
     try:
         await run_in_threadpool(store.record, body.answer_id, user, body.rating, body.comment.strip())

@@ -10,6 +10,8 @@ span. A reply in no such shape (a server that ignores the schema) is checked sen
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import re
 import time
@@ -24,7 +26,7 @@ from rag.answering.plain import check, is_refusal
 from rag.answering.prompts import Prompts
 from rag.answering.verdict import ClaimCheck, Withheld
 from rag.index.keyword import query_terms
-from rag.llm.client import LLM, LLMError
+from rag.llm.client import LLM, LLMError, Usage
 from rag.retrieval.retriever import Passage, Retriever
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ class Answer:
     checks: dict[str, Any] = field(default_factory=dict)
     # The claims shown, each with its own citations and evidence spans (ids mode; one claim otherwise).
     claims: list[ShownClaim] = field(default_factory=list)
+    # Tokens of every LLM call made for this answer, as the server reported them.
+    usage: Usage = field(default_factory=Usage)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +161,8 @@ class AnswerOptions:
 
 
 class Answerer:
+    instructions = ""  # set on the per-answer copy that stream() makes
+
     def __init__(self, retriever: Retriever, llm: LLM, prompts: Prompts, options: AnswerOptions | None = None) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -169,8 +175,23 @@ class Answerer:
                 return event.answer
         raise AssertionError("stream ended without an answer")
 
-    def stream(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Iterator[Event]:
-        """Sources first, then the answer's text as the model writes it, then Done. Raises AnswerFailed mid-way."""
+    def stream(
+        self, question: str, history: list[Message] | None = None, top_k: int | None = None, instructions: str = ""
+    ) -> Iterator[Event]:
+        """Sources first, then the answer's text as the model writes it, then Done. Raises AnswerFailed mid-way.
+        `instructions`: the asker's own words on style and language (an OpenAI client's system message)."""
+        # Each answer meters its own LLM calls (rewrite, reply, support check): a copy of this answerer whose
+        # LLM view adds up the tokens the server reports, handed over on the Answer.
+        metered = copy.copy(self)
+        metered.llm = self.llm.metered()
+        metered.instructions = instructions.strip()
+        with contextlib.closing(metered._stream(question, history, top_k)) as events:
+            for event in events:
+                if isinstance(event, Done) and metered.llm.usage is not None:
+                    event.answer.usage = metered.llm.usage
+                yield event
+
+    def _stream(self, question: str, history: list[Message] | None, top_k: int | None) -> Generator[Event, None, None]:
         question = question.strip()
         t0 = time.perf_counter()
         standalone = self.standalone(question, history or [])
@@ -392,7 +413,7 @@ class Answerer:
         template = self.prompts.answer_ids_retry if retry else self.prompts.answer_ids
         return [
             {"role": "system", "content": self.prompts.answer_system.format(refusal=self.prompts.refusal)},
-            {"role": "user", "content": template.format(passages=blocks, question=question)},
+            {"role": "user", "content": self._with_instructions(template.format(passages=blocks, question=question))},
         ]
 
     def _refused(self, parsed: reply.Reply) -> bool:
@@ -465,13 +486,20 @@ class Answerer:
             for i, p in enumerate(passages, 1)
         )
         template = self.prompts.answer_retry if retry else self.prompts.answer_user
+        content = self._with_instructions(
+            template.format(passages=blocks, question=question, refusal=self.prompts.refusal)
+        )
         return [
             {"role": "system", "content": self.prompts.answer_system.format(refusal=self.prompts.refusal)},
-            {
-                "role": "user",
-                "content": template.format(passages=blocks, question=question, refusal=self.prompts.refusal),
-            },
+            {"role": "user", "content": content},
         ]
+
+    def _with_instructions(self, content: str) -> str:
+        if not self.instructions:
+            return content
+        # Before the passages, fenced: the rules and the reply's shape, which come after, have the last word.
+        fenced = re.sub(r"<\s*/?\s*asker_instructions\b", "‹asker_instructions", self.instructions, flags=re.I)
+        return self.prompts.instructions.format(instructions=fenced) + "\n\n" + content
 
     def standalone(self, question: str, history: list[Message]) -> str:
         """The question rewritten to stand alone, using the conversation; as is without history."""

@@ -38,6 +38,7 @@ class Prompts:
     answer_ids_retry: str
     passage_sentences: str  # a passage block whose text is numbered sentences
     naive: str  # the baseline's prompt (rag/eval/naive.py), kept beside ours to compare like with like
+    instructions: str = "{instructions}"  # a client's own system message, on style and language, fenced
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIR) -> Prompts:
@@ -61,4 +62,5 @@ class Prompts:
             answer_ids_retry=read("answer_ids_retry.md"),
             passage_sentences=read("passage_sentences.md"),
             naive=read("naive.md"),
+            instructions=read("instructions.md"),
         )

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rag.llm.client import LLM
 
@@ -78,6 +78,11 @@ class RecordedLLM(LLM):
     def wrap(cls, llm: LLM, recording: Recording) -> RecordedLLM:
         out = cls(**{f.name: getattr(llm, f.name) for f in fields(llm)})
         out.recording = recording
+        return out
+
+    def metered(self) -> RecordedLLM:
+        out = cast(RecordedLLM, super().metered())
+        out.recording = self.recording
         return out
 
     def _cached(self, method: str, request: dict[str, Any], call: Any) -> Any:

@@ -13,6 +13,7 @@ Two stores with the same methods, chosen by settings (`make_feedback`), as for u
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (answer_id, user)
 );
 CREATE INDEX IF NOT EXISTS feedback_at ON feedback(at);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 
 
@@ -113,6 +115,11 @@ class Feedback(Protocol):
 
     def counts(self) -> dict[str, int]:
         """Votes by rating, every rating present."""
+        ...
+
+    def salt(self) -> bytes:
+        """A random secret made once per store (and shared by every replica of it), for naming voters by a
+        keyed hash of their API key: stable across restarts, and of no use to anyone without the store."""
         ...
 
 
@@ -205,6 +212,11 @@ class FeedbackStore:
             rows = db.execute("SELECT rating, COUNT(*) FROM feedback GROUP BY rating").fetchall()
         return {rating: 0 for rating in RATINGS} | {r: n for r, n in rows}
 
+    def salt(self) -> bytes:
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO secrets VALUES ('voter_salt', ?)", (secrets.token_bytes(32),))
+            return bytes(db.execute("SELECT value FROM secrets WHERE name = 'voter_salt'").fetchone()[0])
+
 
 def feedback_path(data_dir: Path) -> Path:
     return data_dir / "feedback.sqlite"
@@ -228,6 +240,9 @@ CREATE TABLE IF NOT EXISTS feedback_votes (
     FOREIGN KEY (collection, answer_id) REFERENCES feedback_answers (collection, answer_id)
 );
 CREATE INDEX IF NOT EXISTS feedback_votes_at ON feedback_votes (collection, at);
+CREATE TABLE IF NOT EXISTS feedback_secrets (
+    collection text NOT NULL, name text NOT NULL, value bytea NOT NULL, PRIMARY KEY (collection, name)
+);
 """
 
 
@@ -317,3 +332,14 @@ class PostgresFeedback:
                 "SELECT rating, COUNT(*) FROM feedback_votes WHERE collection = %s GROUP BY rating", (self.collection,)
             ).fetchall()
         return {rating: 0 for rating in RATINGS} | {r: int(n) for r, n in rows}
+
+    def salt(self) -> bytes:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO feedback_secrets VALUES (%s, 'voter_salt', %s) ON CONFLICT DO NOTHING",
+                (self.collection, secrets.token_bytes(32)),
+            )
+            row = conn.execute(
+                "SELECT value FROM feedback_secrets WHERE collection = %s AND name = 'voter_salt'", (self.collection,)
+            ).fetchone()
+        return bytes(row[0])

@@ -7,6 +7,7 @@ answers a query over 10k chunks in a millisecond or two.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -21,7 +22,7 @@ from typing import Protocol
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, title TEXT, date TEXT, chunks INTEGER NOT NULL,
-    page_starts TEXT NOT NULL DEFAULT '[]', ingested_at REAL NOT NULL
+    page_starts TEXT NOT NULL DEFAULT '[]', ingested_at REAL NOT NULL, doc_id TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, source TEXT NOT NULL
@@ -167,6 +168,11 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
+def document_id(source: str) -> str:
+    """The id the API names a document by: the first 16 hex characters of sha256(source)."""
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class DocumentRecord:
     source: str
@@ -194,6 +200,7 @@ class KeywordStore(Protocol):
     def count(self) -> int: ...
     def record(self, source: str) -> DocumentRecord | None: ...
     def records(self) -> list[DocumentRecord]: ...
+    def source_of(self, document_id: str) -> str | None: ...
     def put_record(
         self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
     ) -> None: ...
@@ -224,10 +231,23 @@ class KeywordIndex:
                 if "locked" not in str(e) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+        self._add_doc_ids()
         # Per connection, never stored: a read-only view of the index's terms for pseudo-relevance feedback.
         self._db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab USING fts5vocab(main, chunks_fts, 'row')"
         )
+
+    def _add_doc_ids(self) -> None:
+        # The manifest looks a document up by its API id through an index: without it every /original and DELETE
+        # hashed every source. Files from before the column get it, filled in once.
+        with self.transaction():
+            if "doc_id" not in {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}:
+                self._db.execute("ALTER TABLE documents ADD COLUMN doc_id TEXT")
+            missing = self._db.execute("SELECT source FROM documents WHERE doc_id IS NULL").fetchall()
+            self._db.executemany(
+                "UPDATE documents SET doc_id = ? WHERE source = ?", [(document_id(s), s) for (s,) in missing]
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS documents_doc_id ON documents(doc_id)")
 
     def close(self) -> None:
         self._db.close()
@@ -340,13 +360,20 @@ class KeywordIndex:
             rows = self._db.execute("SELECT * FROM documents ORDER BY source").fetchall()
         return [_record(r) for r in rows]
 
+    def source_of(self, document_id: str) -> str | None:
+        """The source of the recorded document with this API id (`document_id()`), through an index."""
+        with self._lock:
+            row = self._db.execute("SELECT source FROM documents WHERE doc_id = ?", (document_id,)).fetchone()
+        return row[0] if row else None
+
     def put_record(
         self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
     ) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (source, sha256, title, date, chunks, json.dumps(list(page_starts)), time.time()),
+                "INSERT OR REPLACE INTO documents (source, sha256, title, date, chunks, page_starts, ingested_at, "
+                "doc_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (source, sha256, title, date, chunks, json.dumps(list(page_starts)), time.time(), document_id(source)),
             )
 
     def forget(self, source: str) -> None:

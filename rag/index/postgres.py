@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rag.index.keyword import DocumentRecord, query_terms
+from rag.index.keyword import DocumentRecord, document_id, query_terms
 from rag.index.terms import tokens
 from rag.index.vectors import StoreUnavailable
 
@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS rag_documents (
     title text, date text, chunks int NOT NULL, page_starts text NOT NULL DEFAULT '[]',
     ingested_at double precision NOT NULL, PRIMARY KEY (collection, source)
 );
+-- The API's id of a document (rag.index.keyword.document_id), so a lookup by id is one index probe.
+ALTER TABLE rag_documents ADD COLUMN IF NOT EXISTS doc_id text;
+CREATE INDEX IF NOT EXISTS rag_documents_doc_id ON rag_documents (collection, doc_id);
 CREATE TABLE IF NOT EXISTS rag_chunks (
     id bigserial PRIMARY KEY, collection int NOT NULL REFERENCES rag_collections(id), chunk_id text NOT NULL,
     source text NOT NULL, length int NOT NULL, UNIQUE (collection, chunk_id)
@@ -207,6 +210,14 @@ class PgKeywordIndex:
                 "INSERT INTO rag_collections (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (collection,)
             )
             row = self._conn.execute("SELECT id FROM rag_collections WHERE name = %s", (collection,)).fetchone()
+            missing = self._conn.execute(
+                "SELECT source FROM rag_documents WHERE collection = %s AND doc_id IS NULL", (row[0],)
+            ).fetchall()
+            for (source,) in missing:  # rows from before the column: filled in once
+                self._conn.execute(
+                    "UPDATE rag_documents SET doc_id = %s WHERE collection = %s AND source = %s",
+                    (document_id(source), row[0], source),
+                )
         self._cid = int(row[0])
 
     @contextmanager
@@ -342,16 +353,34 @@ class PgKeywordIndex:
             ).fetchall()
         return [_record(r) for r in rows]
 
+    def source_of(self, document_id: str) -> str | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT source FROM rag_documents WHERE collection = %s AND doc_id = %s", (self._cid, document_id)
+            ).fetchone()
+        return row[0] if row else None
+
     def put_record(
         self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
     ) -> None:
         with self._db() as db:
             db.execute(
-                f"INSERT INTO rag_documents (collection, {_RECORD}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                f"INSERT INTO rag_documents (collection, {_RECORD}, doc_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (collection, source) DO UPDATE SET sha256 = EXCLUDED.sha256, title = EXCLUDED.title, "
                 "date = EXCLUDED.date, chunks = EXCLUDED.chunks, page_starts = EXCLUDED.page_starts, "
-                "ingested_at = EXCLUDED.ingested_at",
-                (self._cid, source, sha256, title, date, chunks, json.dumps(list(page_starts)), time.time()),
+                "ingested_at = EXCLUDED.ingested_at, doc_id = EXCLUDED.doc_id",
+                (
+                    self._cid,
+                    source,
+                    sha256,
+                    title,
+                    date,
+                    chunks,
+                    json.dumps(list(page_starts)),
+                    time.time(),
+                    document_id(source),
+                ),
             )
 
     def forget(self, source: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import Settings
+from rag.config import Settings, public_url
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def make_chroma_client(settings: Settings) -> Any:
             )
         except Exception as e:
             raise StoreUnavailable(
-                f"cannot reach the Chroma server at {settings.chroma_url}: {e}; start it with "
+                f"cannot reach the Chroma server at {public_url(settings.chroma_url)}: {e}; start it with "
                 f"'chroma run --path DIR --port N' or unset RAG_CHROMA_URL to use files on disk"
             ) from e
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,19 @@ class IngestReport:
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "removed", "skipped")]
         return f"{', '.join(parts)}; {self.embedded} chunks embedded in {self.seconds:.1f}s"
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A file whose bytes the manifest held when it was read: `unchanged`, unless a writer changed the manifest
+    since (a removal, another version) - `_plan` checks again under the writer lock, and reads it then."""
+
+    path: Path
+    source: str
+    sha256: str
+
+
+Read = Document | FileResult | Indexed
 
 
 @dataclass(eq=False)  # identity-hashed: one plan per file
@@ -119,7 +133,7 @@ class Ingestor:
         paths: list[Path],
         prune: bool = False,
         progress: bool = False,
-        preread: dict[str, Document | FileResult] | None = None,
+        preread: dict[str, Read] | None = None,
     ) -> IngestReport:
         """Index files and folders. `preread`: results of `read()` already taken, by resolved path."""
         started = time.perf_counter()
@@ -132,7 +146,7 @@ class Ingestor:
                 files.extend(walk([p]))
         # Files are read (the slow, risky part) before the writer lock is taken, so a costly file delays
         # this ingest only, not every other upload and removal.
-        read: list[Document | FileResult] = []
+        read: list[Read] = []
         for path in tqdm(files, desc="reading", unit="file", disable=not progress, leave=False):
             got = (preread or {}).get(str(path.resolve()))
             read.append(got if got is not None else self.read(path))
@@ -144,7 +158,7 @@ class Ingestor:
         log.info("ingest: %s", report.summary())
         return report
 
-    def index(self, read: list[Document | FileResult], progress: bool = False) -> list[FileResult]:
+    def index(self, read: Sequence[Read], progress: bool = False) -> list[FileResult]:
         """Index documents already read (by `read()`), under the writer lock; one result per item."""
         results: list[FileResult] = []
         with self.lock:
@@ -160,13 +174,15 @@ class Ingestor:
             results.extend(self._embed_and_store(plans, progress))
         return results
 
-    def read(self, path: Path, source: str | None = None) -> Document | FileResult:
-        """One file's Document, or why it is skipped; `unchanged` without parsing when its bytes are indexed."""
+    def read(self, path: Path, source: str | None = None) -> Read:
+        """One file's Document, or why it is skipped; `Indexed`, without parsing, when its bytes are indexed."""
         source = source or str(path.resolve())
         try:
             record = self.keywords.record(source)
-            if record is not None and record.sha256 == file_sha256(path):
-                return FileResult(source, "unchanged", chunks=record.chunks)
+            if record is not None:
+                sha = file_sha256(path)
+                if record.sha256 == sha:
+                    return Indexed(path, source, sha)
             return self.reader.read(path, source)
         except LoadError as e:
             return FileResult(source, "skipped", str(e))
@@ -175,6 +191,20 @@ class Ingestor:
         except Exception as e:  # one bad file never ends the others' ingest
             log.exception("reading %s failed", source)
             return FileResult(source, "skipped", f"could not be read ({type(e).__name__}: {str(e)[:200]})")
+
+    def settle(self, item: Read) -> Document | FileResult:
+        """Under the writer lock: an `Indexed` file is `unchanged` if the manifest still holds its bytes; if a
+        removal or another version came first, it is read now (rare, so the wait under the lock is too)."""
+        if not isinstance(item, Indexed):
+            return item
+        with self.lock:
+            record = self.keywords.record(item.source)
+            if record is not None and record.sha256 == item.sha256:
+                return FileResult(item.source, "unchanged", chunks=record.chunks)
+            got = self.read(item.path, item.source)
+        if isinstance(got, Indexed):  # the file changed too, to the version now indexed
+            return FileResult(item.source, "unchanged", chunks=record.chunks if record else 0)
+        return got
 
     def close(self) -> None:
         self.reader.close()
@@ -215,11 +245,12 @@ class Ingestor:
         ]
 
     # --- steps ------------------------------------------------------------------------------------
-    def _plan(self, item: Document | FileResult) -> _Plan | FileResult:
+    def _plan(self, item: Read) -> _Plan | FileResult:
+        item = self.settle(item)
         if isinstance(item, FileResult):
             return item
+        record = self.keywords.record(item.source)
         doc, source = item, item.source
-        record = self.keywords.record(source)
         if record is not None and record.sha256 == doc.sha256:
             return FileResult(source, "unchanged", chunks=record.chunks)
         try:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rag.index.originals import Originals
-from rag.ingest.indexer import FileResult, Ingestor
-from rag.ingest.loaders import SUPPORTED, Document
+from rag.ingest.indexer import FileResult, Ingestor, Read
+from rag.ingest.loaders import SUPPORTED
 
 _UNSAFE = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
@@ -67,7 +67,7 @@ class Prepared:
     uploads: list[Upload]
     results: dict[int, UploadResult]  # decided already (unsupported, duplicate name)
     chosen: dict[str, int]  # stored name -> index of the upload stored under it
-    preread: dict[str, Document | FileResult]
+    preread: dict[str, Read]
 
 
 class Uploads:
@@ -138,7 +138,7 @@ class Uploads:
                 self._discard(uploads[earlier].staged)
             chosen[up.name] = i
         # Read (parse) the staged bytes before the writer lock is taken: a slow file must not hold up others.
-        preread: dict[str, Document | FileResult] = {}
+        preread: dict[str, Read] = {}
         for name, i in chosen.items():
             staged = uploads[i].staged
             assert staged is not None
@@ -151,12 +151,15 @@ class Uploads:
         uploads, results, chosen, preread = prepared.uploads, prepared.results, prepared.chosen, prepared.preread
         with self.ingestor.lock:
             stored: dict[str, object] = {}
+            # Settled before the staged bytes move: a file found unchanged before the lock may have been
+            # removed or replaced since, and is then read again from its staged copy.
+            settled = [self.ingestor.settle(preread[self.originals.source(name)]) for name in chosen]
             try:
                 for name, i in chosen.items():
                     staged = uploads[i].staged
                     assert staged is not None
                     stored[name] = self.originals.put(name, staged)
-                indexed = self.ingestor.index([preread[self.originals.source(name)] for name in chosen])
+                indexed = self.ingestor.index(settled)
             except BaseException:
                 for name, put in stored.items():
                     self.originals.abandon(name, put)

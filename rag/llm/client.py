@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -24,7 +24,7 @@ import httpx
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from rag.config import Settings
+from rag.config import Settings, public_url
 from rag.llm.model_files import MODEL_NAME, ensure_model
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,39 @@ class LLMError(RuntimeError):
 
 
 @dataclass
+class Usage:
+    """Tokens as the LLM server reported them, added up over the calls of one answer."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, reported: Any) -> None:
+        """Add an OpenAI `usage` object (or None: a server that reports nothing adds nothing)."""
+        if reported is not None:
+            self.prompt_tokens += int(getattr(reported, "prompt_tokens", 0) or 0)
+            self.completion_tokens += int(getattr(reported, "completion_tokens", 0) or 0)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass
+class Quirks:
+    """What one server turned out not to support; shared by every metered view of its client."""
+
+    # Set once a server has refused `response_format` (or `stream_options`): later calls go plain at once.
+    plain_only: bool = False
+
+
+@dataclass
 class LLM:
     client: openai.OpenAI
     model: str
@@ -47,8 +80,16 @@ class LLM:
     local: bool
     max_tokens: int = 400
     temperature: float = 0.0
-    # Set once a server has refused `response_format`: later calls go plain at once instead of failing first.
-    plain_only: bool = False
+    quirks: Quirks = field(default_factory=Quirks)
+    usage: Usage | None = None  # set on a metered view: its calls' reported tokens are added here
+
+    @property
+    def plain_only(self) -> bool:
+        return self.quirks.plain_only
+
+    def metered(self) -> LLM:
+        """A view of this client (same connection, same quirks) that adds up the tokens its calls use."""
+        return replace(self, usage=Usage())
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
         try:
@@ -60,14 +101,19 @@ class LLM:
             )
         except openai.OpenAIError as e:
             raise self._error(e) from e
+        if self.usage is not None:
+            self.usage.add(resp.usage)
         return resp.choices[0].message.content or ""
 
     def stream(self, messages: list[dict[str, str]], response_format: dict[str, Any] | None = None) -> Iterator[str]:
         """The reply's text as it is written. With `response_format` (a JSON schema), servers that support it
         constrain the reply to it; one that rejects it (HTTP 400/422) is asked again without, and remembered."""
         extra: dict[str, Any] = {}
-        if response_format is not None and not self.plain_only:
-            extra["response_format"] = response_format
+        if not self.plain_only:
+            # The usage chunk at the end of the stream, as OpenAI sends it only when asked.
+            extra["stream_options"] = {"include_usage": True}
+            if response_format is not None:
+                extra["response_format"] = response_format
         try:
             stream = cast(
                 openai.Stream[ChatCompletionChunk],
@@ -83,8 +129,10 @@ class LLM:
         except (openai.BadRequestError, openai.UnprocessableEntityError) as e:
             if not extra:
                 raise self._error(e) from e
-            log.warning("LLM server at %s refused response_format (%s); using plain text from now on", self.base_url, e)
-            self.plain_only = True
+            log.warning(
+                "LLM server at %s refused %s (%s); using plain requests from now on", self.where, ", ".join(extra), e
+            )
+            self.quirks.plain_only = True
             yield from self.stream(messages)
             return
         except (openai.OpenAIError, httpx.HTTPError) as e:
@@ -94,6 +142,8 @@ class LLM:
             # drops the connection, which tells llama.cpp to stop generating.
             with stream:
                 for chunk in stream:
+                    if self.usage is not None and chunk.usage is not None:
+                        self.usage.add(chunk.usage)
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
         # A server that dies mid-answer surfaces as httpx's error, which the SDK does not wrap while streaming.
@@ -115,6 +165,8 @@ class LLM:
             )
         except openai.OpenAIError as e:
             raise self._error(e) from e
+        if self.usage is not None:
+            self.usage.add(resp.usage)
         choice = resp.choices[0]
         yes = no = 0.0
         content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
@@ -137,12 +189,17 @@ class LLM:
         except openai.OpenAIError as e:
             return str(self._error(e))
 
+    @property
+    def where(self) -> str:
+        """The server as errors and logs name it: its URL without credentials."""
+        return public_url(self.base_url)
+
     def _error(self, e: Exception) -> LLMError:
-        where = f"LLM server at {self.base_url}"
+        where = f"LLM server at {self.where}"
         hint = (
-            "start it with 'rag serve' (or 'make run'), or set OPENAI_BASE_URL"
+            "start it with 'rag serve' (or 'make run'), or set RAG_LLM_BASE_URL"
             if self.local
-            else "check OPENAI_BASE_URL and that the server is up"
+            else "check RAG_LLM_BASE_URL (or OPENAI_BASE_URL) and that the server is up"
         )
         if isinstance(e, openai.APITimeoutError):
             cause = "timed out"
@@ -152,7 +209,7 @@ class LLM:
             msg = f"{where} is unreachable ({e.__cause__ or e}); {hint}"
         elif isinstance(e, openai.AuthenticationError):
             cause = f"rejected the API key (HTTP {e.status_code})"
-            msg = f"{where} rejected the API key (HTTP 401): {e.message}; check OPENAI_API_KEY"
+            msg = f"{where} rejected the API key (HTTP 401): {e.message}; check RAG_LLM_API_KEY (or OPENAI_API_KEY)"
         elif isinstance(e, openai.NotFoundError):
             cause = f"model not found (HTTP {e.status_code})"
             msg = f"{where} does not know model '{self.model}' (HTTP 404); set RAG_LLM_MODEL"
@@ -162,7 +219,16 @@ class LLM:
         else:
             cause = type(e).__name__
             msg = f"{where} failed: {e}"
-        return LLMError(msg, self.base_url, cause)
+        # The server's own words (and an httpx error) may repeat the URL it was called with, credentials and all.
+        secret = _userinfo(self.base_url)
+        if secret:
+            msg, cause = msg.replace(secret, "****"), cause.replace(secret, "****")
+        return LLMError(msg, self.where, cause)
+
+
+def _userinfo(url: str) -> str:
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    return netloc.rpartition("@")[0]
 
 
 def local_base_url(settings: Settings) -> str:

@@ -9,11 +9,12 @@ unless a server is configured.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import httpx
 
-from rag.config import Settings
+from rag.config import Settings, public_url
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class RerankError(Exception):
 class Reranker:
     def __init__(self, url: str, model: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
         self.url = url
+        self.where = public_url(url)  # how errors name it: no credentials
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(timeout=timeout, headers=headers)
@@ -39,15 +41,20 @@ class Reranker:
         try:
             r = self.client.post(self.url, json=body)
         except httpx.TimeoutException:
-            raise RerankError(f"reranker at {self.url} timed out (RAG_RERANK_TIMEOUT)") from None
+            raise RerankError(f"reranker at {self.where} timed out (RAG_RERANK_TIMEOUT)") from None
         except httpx.HTTPError as e:
-            raise RerankError(f"reranker at {self.url} is unreachable ({e}); check RAG_RERANK_URL") from None
+            raise RerankError(f"reranker at {self.where} is unreachable ({e}); check RAG_RERANK_URL") from None
         if r.status_code != 200:
-            raise RerankError(f"reranker at {self.url} answered HTTP {r.status_code}: {r.text[:200]}")
+            raise RerankError(f"reranker at {self.where} answered HTTP {r.status_code}: {r.text[:200]}")
         try:
             return _read_scores(r.json(), len(documents))
-        except (ValueError, KeyError, TypeError) as e:
-            raise RerankError(f"reranker at {self.url} answered in an unknown shape ({e}): {r.text[:200]}") from None
+        # Whatever the reply does to the reader (an index of 1e999 overflows, JSON nested 100k deep recurses),
+        # it is the reranker failing, and the caller falls back to the fused order.
+        except Exception as e:
+            cause = f"{type(e).__name__}: {str(e)[:100]}"
+            raise RerankError(
+                f"reranker at {self.where} answered in an unknown shape ({cause}): {r.text[:200]}"
+            ) from None
 
     def order(self, query: str, items: list[tuple[str, str]]) -> list[str]:
         """The ids of (id, text) items, most relevant first; ties keep their given order."""
@@ -63,10 +70,15 @@ def _read_scores(body: Any, n: int) -> list[float]:
     results = body["results"] if isinstance(body, dict) else body
     scores = [float("-inf")] * n  # a document the server left out ranks last
     for item in results:
-        index = int(item["index"])
-        if not 0 <= index < n:
-            raise ValueError(f"index {index} names no document")
-        scores[index] = float(item["relevance_score"] if "relevance_score" in item else item["score"])
+        index = item["index"]
+        if isinstance(index, float) and index.is_integer():  # 2.0 from a server that writes every number so
+            index = int(index)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n:
+            raise ValueError(f"index {str(index)[:20]} names no document")
+        score = float(item["relevance_score"] if "relevance_score" in item else item["score"])
+        if not math.isfinite(score):
+            raise ValueError(f"score {score} is not a number")
+        scores[index] = score
     return scores
 
 

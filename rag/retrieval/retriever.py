@@ -166,6 +166,10 @@ class Retriever:
             self.rerank_failures += 1
             log.warning("%s; using the fused order", e)
             return ids
+        except Exception:  # a bug of ours reading its reply: still the fused order, never a failed question
+            self.rerank_failures += 1
+            log.exception("reranking failed; using the fused order")
+            return ids
         done = set(order)
         return order + [cid for cid in ids if cid not in done]
 

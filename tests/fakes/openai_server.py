@@ -235,6 +235,14 @@ class FakeOpenAI:
                 if fake.reject_response_format and "response_format" in body:
                     return self._json(400, {"error": {"message": "response_format is not supported"}})
                 text = fake.text_for(body)
+                # Tokens as a server counts them, near enough: words of the prompt, pieces of the reply.
+                prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in body["messages"])
+                completion_tokens = len(re.findall(r"\S+\s*", text))
+                usage = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                }
                 if not body.get("stream"):
                     return self._json(
                         200,
@@ -251,7 +259,7 @@ class FakeOpenAI:
                                     **({"logprobs": fake.logprobs_of(text)} if body.get("logprobs") else {}),
                                 }
                             ],
-                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                            "usage": usage,
                         },
                     )
                 self.send_response(200)
@@ -282,7 +290,10 @@ class FakeOpenAI:
                     "model": fake.model,
                     "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                 }
-                self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+                tail = f"data: {json.dumps(end)}\n\n"
+                if (body.get("stream_options") or {}).get("include_usage"):  # as OpenAI: a last chunk, no choices
+                    tail += f"data: {json.dumps({**end, 'choices': [], 'usage': usage})}\n\n"
+                self.wfile.write(f"{tail}data: [DONE]\n\n".encode())
                 self.wfile.flush()
                 self.close_connection = True
 

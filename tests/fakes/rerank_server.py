@@ -1,7 +1,8 @@
 """A reranker over real HTTP speaking the common /rerank shape (Cohere, Jina, vLLM, llama.cpp's server).
 
 Its scores are the share of the query's words found in each document, unless a test sets `score` (a function
-of query and document) or `status` (an HTTP error to return). Every request body is kept in `requests`.
+of query and document), `status` (an HTTP error to return) or `raw` (the reply's bytes, whatever they are). Every
+request body is kept in `requests`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class FakeReranker:
     def __init__(self) -> None:
         self.score: Score = word_overlap
         self.status: int | None = None
+        self.raw: bytes | None = None
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -64,7 +66,7 @@ class FakeReranker:
                     status, out = fake.status, {"error": "the reranker is broken"}
                 else:
                     status, out = 200, fake.answer(body)
-                data = json.dumps(out).encode()
+                data = fake.raw if fake.raw is not None and status == 200 else json.dumps(out).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
