@@ -69,6 +69,16 @@ ROWS: list[tuple[str, str, str, dict[str, str], str]] = [
         {},
         "ids",
     ),
+    *[
+        (
+            f"ids-support-{t}",
+            f"the default with RAG_ANSWER_MIN_SUPPORT={t} (calibration: P(yes) a claim needs)",
+            "default",
+            {"RAG_ANSWER_MIN_SUPPORT": t},
+            "ids",
+        )
+        for t in ("0.3", "0.7", "0.9")
+    ],
     (
         "ids-no-entailment",
         "the default without any entailment call (words, names, numbers only)",
