@@ -47,8 +47,15 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if not server.healthy():
             print("starting the local model (takes a few seconds; 'rag serve' keeps it running)...", file=sys.stderr)
             server.start()
+    from rag.service import AnswerService, Asker, Rejected
+
+    cli = Asker("cli", remember=False)  # nobody can rate an answer printed in a terminal
+
     try:
-        answer = pipe.answerer.ask(args.question, top_k=args.top_k)
+        answer = AnswerService(settings, pipe.answerer).ask_sync(args.question, [], cli, args.top_k).answer
+    except Rejected as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except AnswerFailed as e:
         if args.json:
             print(
