@@ -23,7 +23,7 @@ from tqdm import tqdm
 from rag.config import Settings
 from rag.index.embeddings import Embedder
 from rag.index.keyword import KeywordStore
-from rag.index.locking import IndexLock, WriterLock
+from rag.index.locking import IndexLock
 from rag.index.vectors import VectorStore
 from rag.ingest.chunking import Span, chunk_text
 from rag.ingest.loaders import Document, LoadError, walk
@@ -97,14 +97,15 @@ class Ingestor:
         embedder: Embedder,
         vectors: VectorStore,
         keywords: KeywordStore,
-        lock: IndexLock | None = None,
+        lock: IndexLock,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.vectors = vectors
         self.keywords = keywords
-        # One writer at a time: uploads, ingests and removals, in this process and any other on this index.
-        self.lock = lock or WriterLock.for_index(settings.data_dir, settings.collection)
+        # One writer at a time: uploads, ingests and removals, in this process and any other on this index. The
+        # lock is the storage's (a file beside SQLite, an advisory lock in PostgreSQL): never a default here.
+        self.lock = lock
         self.enc = encoding(settings.tiktoken_encoding)
         self.reader = Reader(
             int(settings.max_file_mb * 1e6),
