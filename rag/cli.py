@@ -185,22 +185,21 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.index.feedback import Feedback, FeedbackStore, feedback_path, make_feedback
+    from rag.index.feedback import Feedback, FeedbackStore, feedback_path
+    from rag.index.storage import make_feedback, pick, where
 
-    store: Feedback | None
-    if settings.database_url:
-        from rag.index.postgres import describe
-
-        store, where = make_feedback(settings), f"the shared database ({describe(settings.database_url)})"
-    else:
+    def local() -> Feedback | None:  # `rag feedback` creates no file: nothing was rated if there is none
         path = feedback_path(settings.data_dir)
-        store, where = (FeedbackStore(path) if path.exists() else None), str(path)
+        return FeedbackStore(path) if path.exists() else None
+
+    store: Feedback | None = pick(settings, local=local, shared=lambda _: make_feedback(settings))
+    where_ = pick(settings, local=lambda: str(feedback_path(settings.data_dir)), shared=lambda _: where(settings))
     records = store.recent(args.limit, args.rating) if store else []
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
         return 0
     if not records:
-        print(f"no feedback yet in {where} (people rate answers with the buttons under them, in Slack or the page)")
+        print(f"no feedback yet in {where_} (people rate answers with the buttons under them, in Slack or the page)")
         return 0
     for r in records:
         d = r.to_dict()

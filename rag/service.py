@@ -26,7 +26,8 @@ import anyio.to_thread
 from rag.answering.answerer import Answer, Answerer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
 from rag.answering.history import cap_history
 from rag.config import Settings
-from rag.index.feedback import Feedback, make_feedback
+from rag.index.feedback import Feedback
+from rag.index.storage import make_feedback
 from rag.llm.client import LLMError
 
 log = logging.getLogger(__name__)

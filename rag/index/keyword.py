@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from rag.index.database import migrate_sqlite
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, title TEXT, date TEXT, chunks INTEGER NOT NULL,
@@ -31,6 +33,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
+
+MIGRATIONS = [(1, _SCHEMA)]
 
 # Words too common to say anything about relevance; dropping them keeps OR-queries small and fast.
 STOPWORDS = frozenset(
@@ -218,7 +222,7 @@ class KeywordIndex:
             try:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
+                migrate_sqlite(self._db, "keyword", MIGRATIONS)
                 break
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) or time.monotonic() > deadline:
