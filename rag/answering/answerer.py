@@ -21,7 +21,7 @@ from rag.answering import reply
 from rag.answering import verify as support
 from rag.answering.plain import check, is_refusal
 from rag.answering.prompts import Prompts
-from rag.index.keyword import query_terms
+from rag.index.terms import query_terms
 from rag.llm.client import LLM, LLMError
 from rag.retrieval.retriever import Passage, Retriever
 

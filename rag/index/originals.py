@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rag.index.database import connect, migrate_postgres
-from rag.ingest.indexer import file_sha256
 
 
 class Originals(Protocol):
@@ -57,6 +56,15 @@ class Originals(Protocol):
     def remove(self, source: str) -> None:
         """Forget the original of a removed document (nothing if it was not an upload)."""
         ...
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class FolderOriginals:

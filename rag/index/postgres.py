@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from rag.index.database import connect, describe, migrate_postgres
-from rag.index.keyword import DocumentRecord, query_terms
-from rag.index.terms import tokens
+from rag.index.keyword import DocumentRecord
+from rag.index.terms import query_terms, tokens
 
 log = logging.getLogger(__name__)
 

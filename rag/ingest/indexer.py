@@ -24,11 +24,12 @@ from rag.config import Settings
 from rag.index.embeddings import Embedder
 from rag.index.keyword import KeywordStore
 from rag.index.locking import IndexLock
+from rag.index.originals import file_sha256
 from rag.index.vectors import VectorStore
 from rag.ingest.chunking import Span, chunk_text
 from rag.ingest.loaders import Document, LoadError, walk
 from rag.ingest.sandbox import Reader
-from rag.ingest.tokens import encoding
+from rag.tokens import encoding
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +77,6 @@ class _Plan:
     is_new: bool
     pending: int = 0
     embedded: int = 0
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def chunk_id(source: str, occurrence: int, text: str) -> str:
