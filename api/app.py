@@ -6,14 +6,14 @@ import logging
 
 from fastapi import FastAPI
 
-from api import errors, metrics
+from api import errors, generation, metrics
 from api.access import Access
-from api.generation import GenerationGate
 from api.middleware import BodyLimit, RequestLog, SecurityHeaders
 from api.public import PublicJSONResponse
 from api.routes import ask, chat_completions, documents, health, page
 from rag.config import Settings
 from rag.pipeline import Pipeline, build
+from rag.service import AnswerService
 
 log = logging.getLogger("api")
 
@@ -35,13 +35,15 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.settings = settings
     app.state.pipeline = pipeline
-    app.state.generation_gate = GenerationGate.from_settings(settings)
     errors.install(app)
+    generation.install(app)
 
     # Uploads may be large; every other body is a question and its history.
     upload_limit = int(settings.max_upload_mb * 1_000_000)
     app.add_middleware(BodyLimit, default=settings.max_request_kb * 1024, per_path={"/v1/documents": upload_limit})
-    metrics.install(app, pipeline)  # GET /metrics, and a count and latency of every request
+    counts = metrics.install(app, pipeline)  # GET /metrics, and a count and latency of every request
+    # Every surface of this app (HTTP, OpenAI-compatible, Slack) answers through this one service and its gate.
+    app.state.answers = service = AnswerService(settings, pipeline.answerer, observer=counts)
     app.add_middleware(Access, settings=settings)  # outside BodyLimit: who may send a body is decided first
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)  # added last = outermost: it also logs the 413s, 401s and 403s
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     app.include_router(feedback.router)
     if settings.slack_bot_token and settings.slack_signing_secret:
-        slack.mount(app, settings, pipeline)
+        slack.mount(app, settings, service)
     else:
         log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer in Slack at /slack/events")
     return app

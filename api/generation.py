@@ -1,131 +1,116 @@
-"""Back-pressure and abandonment for the endpoints that generate answers.
+"""The answer service as HTTP sees it: the service of the app, who asks, and its refusals as HTTP errors.
 
-A generation holds a worker thread and the LLM for seconds. Without a bound, a burst of questions (or of
-clients that give up and retry) fills the thread pool and every other request waits behind it. So: at most
-RAG_MAX_GENERATIONS answers are generated at once, RAG_MAX_QUEUED more wait (holding no thread), and the rest
-get a fast 503 with `Retry-After`; and an answer whose client has gone away is stopped, not finished for nobody.
+The life of an answer (gate, limits, metrics, memory, cancellation) is rag/service.py's; this module only
+says it in HTTP: a full server is a 503 with `Retry-After`, a question over the limits a 413 or 422, an
+LLM failure a 502/503/504 with the passages, an asker gone a 499 in the request log.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import AsyncIterator
+import hashlib
+import hmac
 from typing import Any
 
-import anyio
-from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.errors import APIError
-from rag.answering.answerer import Answer, Done, Event
-from rag.config import Settings
+from api.errors import APIError, error_body
+from api.public import PublicJSONResponse
+from rag.answering.answerer import AnswerFailed, citation_dict
+from rag.service import Abandoned, AnswerService, AnswerStream, Asker, Busy, Rejected
+
+# The chat page names itself in this header, so that `rag feedback` can tell its votes from API clients'.
+CLIENT_HEADER = "x-seedrag-client"
 
 
-class GenerationGate:
-    """A semaphore with a bounded queue; `Retry-After` estimated from how long answers take."""
-
-    def __init__(self, slots: int, queue: int, timeout: float) -> None:
-        self.slots = slots
-        self.queue = queue
-        self.timeout = timeout
-        self.waiting = 0
-        self.active = 0
-        self.seconds_per_answer = 5.0  # a moving average, refined by every answer
-        self._sem: anyio.Semaphore | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> GenerationGate:
-        return cls(settings.generation_slots, settings.max_queued, settings.queue_timeout)
-
-    def retry_after(self) -> int:
-        rounds = (self.waiting + self.active) / self.slots
-        return max(1, math.ceil(rounds * self.seconds_per_answer))
-
-    def _busy(self, why: str) -> APIError:
-        wait = self.retry_after()
-        return APIError(
-            503,
-            "overloaded",
-            f"the server is busy: {why}; try again in {wait} s (limits: RAG_MAX_GENERATIONS={self.slots}, "
-            f"RAG_MAX_QUEUED={self.queue})",
-            headers={"Retry-After": str(wait)},
-        )
-
-    async def acquire(self) -> float:
-        """Wait for a slot (the start time, for `release`), or raise a 503 when the queue is full or too slow."""
-        if self._sem is None:  # created inside the event loop that uses it
-            self._sem = anyio.Semaphore(self.slots)
-        if self._sem.value == 0 and self.waiting >= self.queue:
-            raise self._busy(f"{self.active} answers are being written and {self.waiting} are waiting")
-        self.waiting += 1
-        try:
-            with anyio.fail_after(self.timeout):
-                await self._sem.acquire()
-        except TimeoutError:
-            raise self._busy(f"no answer slot came free within {self.timeout:g} s (RAG_QUEUE_TIMEOUT)") from None
-        finally:
-            self.waiting -= 1
-        self.active += 1
-        return time.monotonic()
-
-    def release(self, started: float) -> None:
-        assert self._sem is not None
-        self.active -= 1
-        self._sem.release()
-        self.seconds_per_answer = 0.8 * self.seconds_per_answer + 0.2 * (time.monotonic() - started)
+def service_of(request: Request) -> AnswerService:
+    return request.app.state.answers  # type: ignore[no-any-return]
 
 
-def gate_of(request: Request) -> GenerationGate:
-    return request.app.state.generation_gate  # type: ignore[no-any-return]
+def who(request: Request) -> str:
+    """Who is calling, as far as the server knows: its API key, named by a hash keyed with the feedback store's
+    secret salt (it tells keys apart in `rag feedback`, and no one can test a guessed key against it); without
+    keys, 'anonymous'. The salt is read from the store once (a database read, on first use)."""
+    state = request.app.state
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not state.settings.has_keys or scheme.lower() != "bearer" or not token.strip():
+        return "anonymous"
+    if getattr(state, "voter_salt", None) is None:
+        state.voter_salt = service_of(request).feedback.salt()
+    return "key:" + hmac.new(state.voter_salt, token.strip().encode(), hashlib.sha256).hexdigest()[:12]
 
 
-class ClientGone(APIError):
-    def __init__(self) -> None:
-        # 499, nginx's "client closed request": nobody reads it, but the request log says what happened.
-        super().__init__(499, "client_closed", "the client closed the connection before the answer was ready")
+def voter(request: Request, user: str | None) -> str:
+    """A vote's owner: the caller, then the name it gives (a browser's id, a person behind a shared key) under
+    it. A name alone never owns a vote, or any key could replace anyone's vote by sending their name."""
+    caller = who(request)
+    name = (user or "").strip()
+    return f"{caller}/{name}" if name else caller
 
 
-async def collect_answer(request: Request, events: AsyncIterator[Event]) -> Answer:
-    """The Done answer of an event stream, stopped as soon as the client disconnects (ClientGone)."""
-    outcome: dict[str, Any] = {}
+def asker(request: Request, surface: str = "api", instructions: str = "") -> Asker:
+    if surface == "api" and request.headers.get(CLIENT_HEADER) == "page":
+        surface = "page"
+    return Asker(surface, who(request), instructions=instructions)
 
-    async def consume() -> None:
-        try:
-            async for ev in events:
-                if isinstance(ev, Done):
-                    outcome["answer"] = ev.answer
-        except Exception as e:  # re-raised below, outside the task group (which would wrap it)
-            outcome["error"] = e
-        tg.cancel_scope.cancel()
 
-    async def watch() -> None:
+def disconnected(request: Request) -> Any:
+    """A waiter that returns when the client hangs up (for AnswerService.ask's `until`)."""
+
+    async def wait() -> None:
         # The body was read already, so the next message the server has for us is the disconnect.
         while (await request.receive())["type"] != "http.disconnect":
             pass
-        tg.cancel_scope.cancel()
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(consume)
-        tg.start_soon(watch)
-    if "error" in outcome:
-        raise outcome["error"]
-    if "answer" not in outcome:
-        raise ClientGone()
-    return outcome["answer"]  # type: ignore[no-any-return]
+    return wait
+
+
+def llm_failure(e: AnswerFailed) -> APIError:
+    status = 504 if e.error.cause == "timed out" else 503 if e.error.cause.startswith("unreachable") else 502
+    return APIError(
+        status,
+        "llm_unavailable",
+        str(e),
+        passages=[citation_dict(i, p) for i, p in enumerate(e.passages, 1)],
+        retrieval_ms=round(e.retrieval_ms, 1),
+    )
+
+
+def install(app: FastAPI) -> None:
+    """The service's refusals as HTTP errors, wherever a route lets them rise."""
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return PublicJSONResponse(error_body("overloaded", str(exc)), 503, headers=headers)
+
+    @app.exception_handler(Rejected)
+    async def _rejected(request: Request, exc: Rejected) -> JSONResponse:
+        status, kind = (413, "too_large") if exc.kind == "too_large" else (422, "invalid_request")
+        return PublicJSONResponse(error_body(kind, str(exc)), status)
+
+    @app.exception_handler(Abandoned)
+    async def _abandoned(request: Request, exc: Abandoned) -> JSONResponse:
+        # 499, nginx's "client closed request": nobody reads it, but the request log says what happened.
+        message = "the client closed the connection before the answer was ready"
+        return PublicJSONResponse(error_body("client_closed", message), 499)
+
+    @app.exception_handler(AnswerFailed)
+    async def _failed(request: Request, exc: AnswerFailed) -> JSONResponse:
+        err = llm_failure(exc)
+        return PublicJSONResponse(error_body(err.type, err.message, **err.extra), err.status)
 
 
 class GatedStream(StreamingResponse):
-    """A streamed answer that gives its generation slot back when it ends, however it ends."""
+    """A streamed answer that closes its AnswerStream (stopping it, giving its slot back) however it ends."""
 
-    def __init__(self, gate: GenerationGate, started: float, content: AsyncIterator[str], **kwargs: Any) -> None:
+    def __init__(self, stream: AnswerStream, content: Any, **kwargs: Any) -> None:
         super().__init__(content, **kwargs)
-        self.gate = gate
-        self.started = started
+        self.stream = stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self.gate.release(self.started)
+            await self.stream.close()

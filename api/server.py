@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from rag.config import Settings, public_url
-from rag.llm.client import LocalServer, sigterm_as_exit
+from rag.llm.local import local_model
 
 log = logging.getLogger("api")
 
@@ -26,21 +26,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
             )
             return 2
         log.warning("no API keys configured (RAG_API_KEYS): listening on loopback %s only", host)
-    local = None
-    with sigterm_as_exit():
-        try:
-            if settings.uses_local_llm:
-                local = LocalServer(settings, settings.data_dir / "llm-server.log")
-                settings.data_dir.mkdir(parents=True, exist_ok=True)
-                if not local.start():
-                    local = None  # a server we share, not ours to stop
-            else:
-                where = public_url(settings.llm_base_url) if settings.llm_base_url else "OpenAI"
-                log.info("LLM: %s (model %s)", where, settings.llm_model or "default")
-            app = create_app(settings)
-            log.info("serving on http://%s:%d (chat page at /, API docs at /docs)", host, port)
-            uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
-        finally:
-            if local:
-                local.stop()
+    if not settings.uses_local_llm:
+        where = public_url(settings.llm_base_url) if settings.llm_base_url else "OpenAI"
+        log.info("LLM: %s (model %s)", where, settings.llm_model or "default")
+    with local_model(settings):
+        app = create_app(settings)
+        log.info("serving on http://%s:%d (chat page at /, API docs at /docs)", host, port)
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
     return 0

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.answering.prompts import DEFAULT_DIR  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.llm.client import LocalServer  # noqa: E402
+from rag.llm.local import LocalServer  # noqa: E402
 from rag.pipeline import build  # noqa: E402
 from tests.injection_docs import ATTACKS, leaks, obeys, unsupported, write_documents  # noqa: E402
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.config import Settings  # noqa: E402
 from rag.eval.retrieval import BeirData, EvalIndex, build_index, latency, load_beir  # noqa: E402
 from rag.index.embeddings import MiniLMEmbedder  # noqa: E402
-from rag.index.keyword import query_terms  # noqa: E402
+from rag.index.terms import query_terms  # noqa: E402
 from rag.retrieval.retriever import Retriever  # noqa: E402
 
 PLAIN: dict[str, Any] = {"fusion": "rrf", "vector_weight": 0.5, "feedback_passages": 0}

@@ -18,7 +18,7 @@ from rag.eval import answers as ea
 from rag.eval import metrics as m
 from rag.eval.retrieval import build_index
 from rag.index.embeddings import make_embedder
-from rag.ingest.tokens import encoding
+from rag.tokens import encoding
 
 ROOT = Path(__file__).resolve().parent.parent
 KEEP = [4, 6, 8, 10, 12, 16, 20, 0]

@@ -8,6 +8,7 @@ import logging
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from rag.answering.answerer import Answer, AnswerFailed, citation_dict
 from rag.answering.verdict import plain_reason
@@ -39,17 +40,26 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.llm.client import LocalServer
+    from rag.llm.local import local_model
+
+    def starting() -> None:
+        print("starting the local model (takes a few seconds; 'rag serve' keeps it running)...", file=sys.stderr)
 
     pipe = _pipeline(settings)
-    server = None
-    if settings.uses_local_llm:
-        server = LocalServer(settings, settings.data_dir / "llm-server.log")
-        if not server.healthy():
-            print("starting the local model (takes a few seconds; 'rag serve' keeps it running)...", file=sys.stderr)
-            server.start()
+    with local_model(settings, on_start=starting):
+        return _ask(args, settings, pipe)
+
+
+def _ask(args: argparse.Namespace, settings: Settings, pipe: Any) -> int:
+    from rag.service import AnswerService, Asker, Rejected
+
+    cli = Asker("cli", remember=False)  # nobody can rate an answer printed in a terminal
+
     try:
-        answer = pipe.answerer.ask(args.question, top_k=args.top_k)
+        answer = AnswerService(settings, pipe.answerer).ask_sync(args.question, [], cli, args.top_k).answer
+    except Rejected as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except AnswerFailed as e:
         if args.json:
             print(
@@ -67,9 +77,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 print("\nThe most relevant passages found:\n")
                 _print_sources(list(enumerate(e.passages, 1)))
         return 2
-    finally:
-        if server is not None:
-            server.stop()
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -168,22 +175,21 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.index.feedback import Feedback, FeedbackStore, feedback_path, make_feedback
+    from rag.index.feedback import Feedback, FeedbackStore, feedback_path
+    from rag.index.storage import make_feedback, pick, where
 
-    store: Feedback | None
-    if settings.database_url:
-        from rag.index.postgres import describe
-
-        store, where = make_feedback(settings), f"the shared database ({describe(settings.database_url)})"
-    else:
+    def local() -> Feedback | None:  # `rag feedback` creates no file: nothing was rated if there is none
         path = feedback_path(settings.data_dir)
-        store, where = (FeedbackStore(path) if path.exists() else None), str(path)
+        return FeedbackStore(path) if path.exists() else None
+
+    store: Feedback | None = pick(settings, local=local, shared=lambda _: make_feedback(settings))
+    where_ = pick(settings, local=lambda: str(feedback_path(settings.data_dir)), shared=lambda _: where(settings))
     records = store.recent(args.limit, args.rating) if store else []
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2, ensure_ascii=False))
         return 0
     if not records:
-        print(f"no feedback yet in {where} (people rate answers with the buttons under them, in Slack or the page)")
+        print(f"no feedback yet in {where_} (people rate answers with the buttons under them, in Slack or the page)")
         return 0
     for r in records:
         d = r.to_dict()
@@ -208,7 +214,7 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
         print("Without a public URL, run 'rag slack --socket' (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN).")
         return 0
     from api.slack import socket as slack_socket
-    from rag.llm.client import LocalServer, sigterm_as_exit
+    from rag.llm.local import local_model
     from rag.pipeline import build
 
     problem = slack_socket.missing_tokens(settings)
@@ -216,18 +222,8 @@ def cmd_slack(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(logging.INFO)
-    local = LocalServer(settings, settings.data_dir / "llm-server.log") if settings.uses_local_llm else None
-    if local and not local.healthy():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        local.start()
-    else:
-        local = None  # someone else's server (or a remote LLM): not ours to stop
-    try:
-        with sigterm_as_exit():
-            return slack_socket.run(settings, build(settings))
-    finally:
-        if local:
-            local.stop()
+    with local_model(settings):
+        return slack_socket.run(settings, build(settings))
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -258,7 +254,8 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
     from rag.eval.recording import RecordedLLM, Recording
     from rag.eval.retrieval import DatasetError, build_index
     from rag.index.embeddings import make_embedder
-    from rag.llm.client import LocalServer, make_llm
+    from rag.llm.client import make_llm
+    from rag.llm.local import local_model
 
     try:
         data = ea.load_qa(Path(args.folder), Path(args.queries) if args.queries else None)
@@ -267,34 +264,25 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if args.pipeline == "naive":
         settings = settings.model_copy(update=NAIVE_SETTINGS)
-    llm = make_llm(settings)
-    embedder = make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
-    index = build_index(data.as_beir(), settings, embedder, progress=not args.quiet)
-    pipe = index.pipeline
-    server = None
-    if settings.uses_local_llm:
-        server = LocalServer(settings, settings.data_dir / "llm-server.log")
-        if server.healthy():
-            server = None  # someone else's: not ours to stop
-        else:
-            print("starting the local model...", file=sys.stderr)
-            server.start()
-    recording = Recording(Path(args.record)) if args.record else None
-    if recording is not None:
-        pipe.answerer.llm = RecordedLLM.wrap(pipe.llm, recording)
-    ask = (
-        NaiveAnswerer(pipe.retriever, pipe.answerer.llm, pipe.answerer.prompts).ask
-        if args.pipeline == "naive"
-        else pipe.answerer.ask
-    )
-    concurrency = args.concurrency or (settings.local_llm_parallel if settings.uses_local_llm else 4)
-    try:
-        questions = ea.sample(data.questions, args.limit)
-        verdicts = ea.run(questions, ask, ea.Judge(index, data.corpus), not args.quiet, concurrency, recording)
-    finally:
-        pipe.close()
-        if server is not None:
-            server.stop()
+    with local_model(settings, on_start=lambda: print("starting the local model...", file=sys.stderr)):
+        llm = make_llm(settings)
+        embedder = make_embedder(settings, llm.client if settings.embedding_backend == "openai" else None)
+        index = build_index(data.as_beir(), settings, embedder, progress=not args.quiet)
+        pipe = index.pipeline
+        recording = Recording(Path(args.record)) if args.record else None
+        if recording is not None:
+            pipe.answerer.llm = RecordedLLM.wrap(pipe.llm, recording)
+        ask = (
+            NaiveAnswerer(pipe.retriever, pipe.answerer.llm, pipe.answerer.prompts).ask
+            if args.pipeline == "naive"
+            else pipe.answerer.ask
+        )
+        concurrency = args.concurrency or (settings.local_llm_parallel if settings.uses_local_llm else 4)
+        try:
+            questions = ea.sample(data.questions, args.limit)
+            verdicts = ea.run(questions, ask, ea.Judge(index, data.corpus), not args.quiet, concurrency, recording)
+        finally:
+            pipe.close()
     shown = pipe.settings.shown()
     result = ea.AnswerEvalResult(
         data.name,

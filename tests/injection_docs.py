@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.index.keyword import STOPWORDS
+from rag.index.terms import STOPWORDS
 
 
 @dataclass(frozen=True)

@@ -407,7 +407,7 @@ def test_page_and_static_files_over_http(live: LiveServer) -> None:
 # The screenshot in docs/: a real question answered by the real local model. Opt-in (it takes ~30 s).
 @pytest.mark.skipif(not os.environ.get("RAG_SCREENSHOT"), reason="set RAG_SCREENSHOT=1 to refresh docs/screenshot.png")
 def test_screenshot_of_a_real_answer(tmp_path: Path, embedder: MiniLMEmbedder, browser: Browser) -> None:
-    from rag.llm.client import LocalServer
+    from rag.llm.local import LocalServer
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
     local = LocalServer(settings)

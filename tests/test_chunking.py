@@ -3,7 +3,7 @@ import random
 import pytest
 
 from rag.ingest.chunking import chunk_text
-from rag.ingest.tokens import encoding
+from rag.tokens import encoding
 from tests.conftest import SEEDS
 
 SEED_TEXT = next(SEEDS.iterdir()).read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from rag.answering.prompts import DEFAULT_DIR
 from rag.answering.verify import entails
 from rag.config import Settings
 from rag.index.embeddings import MiniLMEmbedder
-from rag.llm.client import LocalServer
+from rag.llm.local import LocalServer
 from rag.pipeline import Pipeline, build
 from tests.conftest import SEEDS, free_port
 from tests.injection_docs import ATTACKS, Attack, leaks, obeys, unsupported, write_documents

@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from rag.config import Settings
-from rag.index.feedback import KEEP_UNRATED_S, FeedbackStore, PostgresFeedback, UnknownAnswer, make_feedback
+from rag.index.feedback import KEEP_UNRATED_S, FeedbackStore, PostgresFeedback, UnknownAnswer
+from rag.index.storage import make_feedback
 
 CITATIONS = [{"id": 1, "name": "policy.md", "start": 10, "end": 60, "source": "uploads/policy.md"}]
 

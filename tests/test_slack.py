@@ -458,7 +458,7 @@ def test_socket_mode_uses_the_same_handlers(
 def test_manifests_subscribe_to_what_the_bot_handles() -> None:
     import yaml
 
-    root = Path(__file__).resolve().parent.parent / "slack"
+    root = Path(__file__).resolve().parent.parent / "docs" / "slack"
     http = yaml.safe_load((root / "manifest.yml").read_text())
     socket = yaml.safe_load((root / "manifest-socket.yml").read_text())
     for m in (http, socket):

@@ -6,22 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import get_pipeline, get_settings
-from api.errors import APIError
-from api.generation import GatedStream, collect_answer, gate_of
-from api.metrics import Metrics, get_metrics
-from api.routes.feedback import remember
+from api.generation import GatedStream, asker, disconnected, llm_failure, service_of
 from api.schemas import AUTH_ERROR, LLM_ERROR_EXAMPLE, AskRequest, AskResponse, LLMErrorBody, error_example
-from api.streaming import SSE_HEADERS, in_thread, sse
-from rag.answering.answerer import AnswerFailed, Done, Message, Sources, Token, citation_dict
-from rag.answering.history import cap_history
-from rag.config import Settings
+from api.streaming import SSE_HEADERS, sse
+from rag.answering.answerer import AnswerFailed, Message, Sources, Token, citation_dict
 from rag.llm.client import LLMError
-from rag.pipeline import Pipeline
+from rag.service import Finished
 
 log = logging.getLogger("api")
 router = APIRouter(prefix="/v1", tags=["ask"])
@@ -44,44 +37,10 @@ ASK_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def check_question(question: str, history: list[Message], settings: Settings) -> list[Message]:
-    """Enforce the question limits; the history trimmed to what the server keeps."""
-    if len(question) > settings.max_question_chars:
-        raise APIError(
-            413,
-            "too_large",
-            f"question is {len(question)} characters; the limit is "
-            f"{settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)",
-        )
-    if not question.strip():
-        raise APIError(422, "invalid_request", "question is empty: send the text to answer")
-    for i, m in enumerate(history):
-        if len(m.content) > settings.max_message_chars:
-            raise APIError(
-                413,
-                "too_large",
-                f"history message {i} is {len(m.content)} characters; the limit is "
-                f"{settings.max_message_chars} (RAG_MAX_MESSAGE_CHARS)",
-            )
-    history = [m for m in history if m.role in ("user", "assistant") and m.content.strip()]
-    return cap_history(history, settings.max_history_messages, settings.max_history_chars)
-
-
 def system_of(req: AskRequest) -> str:
     """History messages with role 'system': the asker's instructions on style and language, fenced and placed
     before the rules in the answer prompt (never dropped, never above the rules)."""
     return "\n\n".join(m.content for m in req.history if m.role == "system")
-
-
-def llm_failure(e: AnswerFailed) -> APIError:
-    status = 504 if e.error.cause == "timed out" else 503 if e.error.cause.startswith("unreachable") else 502
-    return APIError(
-        status,
-        "llm_unavailable",
-        str(e),
-        passages=[citation_dict(i, p) for i, p in enumerate(e.passages, 1)],
-        retrieval_ms=round(e.retrieval_ms, 1),
-    )
 
 
 @router.post(
@@ -93,29 +52,18 @@ def llm_failure(e: AnswerFailed) -> APIError:
     "still holds the retrieved `passages`. `answer_id` names the answer for POST /v1/feedback.",
     responses=ASK_ERRORS,
 )
-async def ask(
-    req: AskRequest,
-    request: Request,
-    pipe: Pipeline = Depends(get_pipeline),
-    settings: Settings = Depends(get_settings),
-    metrics: Metrics = Depends(get_metrics),
-) -> dict[str, Any]:
-    history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
-    gate = gate_of(request)
-    started = await gate.acquire()
+async def ask(req: AskRequest, request: Request) -> dict[str, Any]:
+    service = service_of(request)
+    history = [Message(m.role, m.content) for m in req.history]
     try:
-        steps = in_thread(pipe.answerer.stream(req.question, history, req.top_k, system_of(req)))
-        answer = await collect_answer(request, steps)
+        who = asker(request, instructions=system_of(req))
+        done = await service.ask(req.question, history, who, req.top_k, until=disconnected(request))
     except AnswerFailed as e:
         request.state.timings = {"retrieval_ms": e.retrieval_ms}
-        metrics.failed(e.error, e.retrieval_ms)
         raise llm_failure(e) from e
-    finally:
-        gate.release(started)
+    answer = done.answer
     request.state.timings = {"retrieval_ms": answer.retrieval_ms, "generation_ms": answer.generation_ms}
-    metrics.answered(answer)
-    answer_id = await run_in_threadpool(remember, request, answer)
-    return {**answer.to_dict(), "answer_id": answer_id}
+    return {**answer.to_dict(), "answer_id": done.answer_id}
 
 
 @router.post(
@@ -141,23 +89,18 @@ async def ask(
         },
     },
 )
-async def ask_stream(
-    req: AskRequest,
-    request: Request,
-    pipe: Pipeline = Depends(get_pipeline),
-    settings: Settings = Depends(get_settings),
-    metrics: Metrics = Depends(get_metrics),
-) -> StreamingResponse:
-    history = check_question(req.question, [Message(m.role, m.content) for m in req.history], settings)
-    gate = gate_of(request)
-    started = await gate.acquire()  # before the status line, so a full server is a 503, not a broken stream
+async def ask_stream(req: AskRequest, request: Request) -> StreamingResponse:
+    history = [Message(m.role, m.content) for m in req.history]
+    # Opened before the status line, so a full server is a 503, not a broken stream.
+    who = asker(request, instructions=system_of(req))
+    stream = await service_of(request).open(req.question, history, who, req.top_k)
     timings: dict[str, float] = {}
     request.state.timings = timings  # filled while streaming; the request log reads it at the end
 
     async def events() -> AsyncIterator[str]:
         passages: list[dict[str, Any]] = []
         try:
-            async for ev in in_thread(pipe.answerer.stream(req.question, history, req.top_k, system_of(req))):
+            async for ev in stream:
                 if isinstance(ev, Sources):
                     timings["retrieval_ms"] = ev.retrieval_ms
                     passages = [citation_dict(i, p) for i, p in enumerate(ev.passages, 1)]
@@ -171,20 +114,16 @@ async def ask_stream(
                     )
                 elif isinstance(ev, Token):
                     yield sse("token", {"text": ev.text})
-                elif isinstance(ev, Done):
+                elif isinstance(ev, Finished):
                     timings["generation_ms"] = ev.answer.generation_ms
-                    metrics.answered(ev.answer)
-                    answer_id = await run_in_threadpool(remember, request, ev.answer)
-                    yield sse("done", {**ev.answer.to_dict(), "answer_id": answer_id})
+                    yield sse("done", {**ev.answer.to_dict(), "answer_id": ev.answer_id})
         except AnswerFailed as e:
-            metrics.failed(e.error, e.retrieval_ms)
             err = llm_failure(e)
             yield sse(
                 "error",
                 {"error": {"type": err.type, "message": err.message, "status": err.status}, "passages": passages},
             )
         except LLMError as e:
-            metrics.failed(e)
             error = {"type": "llm_unavailable", "message": str(e), "status": 502}
             yield sse("error", {"error": error, "passages": passages})
         except Exception as e:  # the stream has started: the status line is gone, so say it in an event
@@ -192,4 +131,4 @@ async def ask_stream(
             error = {"type": "internal_error", "message": f"{type(e).__name__}: the server failed; see its log"}
             yield sse("error", {"error": {**error, "status": 500}, "passages": passages})
 
-    return GatedStream(gate, started, events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return GatedStream(stream, events(), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -14,12 +14,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from api.deps import get_pipeline, get_settings
 from api.errors import APIError
-from api.generation import GatedStream, collect_answer, gate_of
-from api.metrics import Metrics, get_metrics
+from api.generation import GatedStream, asker, disconnected, llm_failure, service_of
 from api.openai_schemas import (
     MODEL_ID,
     ChatCompletion,
@@ -30,15 +28,15 @@ from api.openai_schemas import (
     chunk,
 )
 from api.public import redact
-from api.routes.ask import ASK_ERRORS, check_question, llm_failure
+from api.routes.ask import ASK_ERRORS
 from api.schemas import error_example
-from api.streaming import SSE_HEADERS, in_thread
-from rag.answering.answerer import Answer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
+from api.streaming import SSE_HEADERS
+from rag.answering.answerer import Answer, AnswerFailed, Message, Sources, Token, citation_dict
 from rag.answering.history import CHECKED_HEADING, SOURCES_HEADING
 from rag.config import Settings
 from rag.llm.client import LLMError
-from rag.pipeline import Pipeline
 from rag.retrieval.retriever import Passage
+from rag.service import Finished
 
 log = logging.getLogger("api")
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -178,35 +176,24 @@ def extras(answer: Answer) -> dict[str, Any]:
         },
     },
 )
-async def chat_completions(
-    req: ChatCompletionRequest,
-    request: Request,
-    pipe: Pipeline = Depends(get_pipeline),
-    settings: Settings = Depends(get_settings),
-    metrics: Metrics = Depends(get_metrics),
-) -> Any:
-    refuse_unsupported(req, settings)
+async def chat_completions(req: ChatCompletionRequest, request: Request) -> Any:
+    service = service_of(request)
+    refuse_unsupported(req, service.settings)
     question, history = split_messages(req.messages)
-    history = check_question(question, history, settings)
-    instructions = instructions_of(req.messages, settings)
+    who = asker(request, "openai", instructions_of(req.messages, service.settings))
+    # The completion's id is the id the answer is remembered under: a client rates it with POST /v1/feedback.
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     timings: dict[str, float] = {}
     request.state.timings = timings
-    gate = gate_of(request)
-    started = await gate.acquire()
     if not req.stream:
         try:
-            steps = in_thread(pipe.answerer.stream(question, history, req.top_k, instructions))
-            answer = await collect_answer(request, steps)
+            done = await service.ask(question, history, who, req.top_k, disconnected(request), completion_id)
         except AnswerFailed as e:
             timings["retrieval_ms"] = e.retrieval_ms
-            metrics.failed(e.error, e.retrieval_ms)
             raise llm_failure(e) from e
-        finally:
-            gate.release(started)
+        answer = done.answer
         timings.update(retrieval_ms=answer.retrieval_ms, generation_ms=answer.generation_ms)
-        metrics.answered(answer)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -228,28 +215,22 @@ async def chat_completions(
             **extras(answer),
         }
 
-    events = in_thread(pipe.answerer.stream(question, history, req.top_k, instructions))
+    stream = await service.open(question, history, who, req.top_k, completion_id)
     # Wait for the first word before sending the status line, so an LLM that is down is an HTTP error the
     # client's library raises, not a stream that ends strangely.
-    head: list[Event] = []
+    head: list[Sources | Token | Finished] = []
     try:
-        async for ev in events:
+        async for ev in stream:
             head.append(ev)
             if isinstance(ev, Sources):
                 timings["retrieval_ms"] = ev.retrieval_ms
             else:
                 break
     except BaseException as e:  # the slot goes back whatever happened: the stream that would return it never starts
-        gate.release(started)
+        await stream.close()
         if isinstance(e, AnswerFailed):
-            metrics.failed(e.error, e.retrieval_ms)
             raise llm_failure(e) from e
         raise
-
-    def counted(ev: Event) -> Event:
-        if isinstance(ev, Done):
-            metrics.answered(ev.answer)
-        return ev
 
     async def body() -> AsyncIterator[str]:
         def data(obj: dict[str, Any]) -> str:
@@ -260,13 +241,12 @@ async def chat_completions(
         yield data(chunk(completion_id, created, {"role": "assistant", "content": ""}))
         try:
             for ev in head:
-                for out in _translate(counted(ev), streamed, completion_id, created, timings, with_usage):
+                for out in _translate(ev, streamed, completion_id, created, timings, with_usage):
                     yield data(out)
-            async for ev in events:
-                for out in _translate(counted(ev), streamed, completion_id, created, timings, with_usage):
+            async for ev in stream:
+                for out in _translate(ev, streamed, completion_id, created, timings, with_usage):
                     yield data(out)
         except (AnswerFailed, LLMError) as e:
-            metrics.failed(e.error if isinstance(e, AnswerFailed) else e)
             yield data({"error": {"type": "llm_unavailable", "message": str(e), "code": 502}})
             return
         except Exception as e:  # the status line is gone: say it the way OpenAI streams say it
@@ -276,17 +256,22 @@ async def chat_completions(
             return
         yield "data: [DONE]\n\n"
 
-    return GatedStream(gate, started, body(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return GatedStream(stream, body(), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def _translate(
-    ev: Event, streamed: list[str], completion_id: str, created: int, timings: dict[str, float], with_usage: bool
+    ev: Sources | Token | Finished,
+    streamed: list[str],
+    completion_id: str,
+    created: int,
+    timings: dict[str, float],
+    with_usage: bool,
 ) -> list[dict[str, Any]]:
     """The OpenAI chunks for one pipeline event."""
     if isinstance(ev, Token):
         streamed.append(ev.text)
         return [chunk(completion_id, created, {"content": ev.text})]
-    if isinstance(ev, Done):
+    if isinstance(ev, Finished):
         timings["generation_ms"] = ev.answer.generation_ms
         out = []
         closing = closing_text(ev.answer, "".join(streamed))

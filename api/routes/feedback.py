@@ -1,14 +1,12 @@
 """GET /v1/feedback (what people thought of the answers) and POST /v1/feedback (a vote on one answer).
 
-Answers from /v1/ask and /v1/ask/stream carry an `answer_id`; the answer itself is remembered on the
-server, so a vote judges the answer as it was given, not whatever text a client sends back.
+Answers from /v1/ask and /v1/ask/stream carry an `answer_id` (a chat completion's `id` is one); the answer
+itself is remembered on the server (rag/service.py), so a vote judges the answer as it was given, not
+whatever text a client sends back.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import uuid
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,59 +14,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
+from api.generation import service_of, voter
 from api.schemas import AUTH_ERROR, error_example
-from rag.answering.answerer import Answer, citation_dict
-from rag.index.feedback import Feedback, UnknownAnswer, make_feedback
+from rag.index.feedback import UnknownAnswer
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
-
-# The chat page names itself in this header, so that `rag feedback` can tell its votes from API clients'.
-CLIENT_HEADER = "x-seedrag-client"
-
-
-def feedback_store(request: Request) -> Feedback:
-    """The app's store (a SQLite file, or the shared database), opened and its schema checked once."""
-    state = request.app.state
-    if getattr(state, "feedback_store", None) is None:
-        state.feedback_store = make_feedback(state.settings)
-    return state.feedback_store  # type: ignore[no-any-return]
-
-
-def remember(request: Request, answer: Answer) -> str:
-    """Keep the answer for later votes; its id. Called in a worker thread (a database write)."""
-    answer_id = uuid.uuid4().hex
-    feedback_store(request).remember(
-        answer_id,
-        surface="page" if request.headers.get(CLIENT_HEADER) == "page" else "api",
-        place="",
-        asker=_who(request),
-        question=answer.question,
-        answer=answer.answer,
-        refused=answer.refused,
-        citations=[citation_dict(n, p) for n, p in answer.citations],
-    )
-    return answer_id
-
-
-def _who(request: Request) -> str:
-    """Who is calling, as far as the server knows: its API key, named by a hash keyed with the store's secret
-    salt (it tells keys apart in `rag feedback`, and no one can test a guessed key against it); without keys,
-    'anonymous'. Called in a worker thread (the salt is read from the store once)."""
-    state = request.app.state
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if not state.settings.has_keys or scheme.lower() != "bearer" or not token.strip():
-        return "anonymous"
-    if getattr(state, "voter_salt", None) is None:
-        state.voter_salt = feedback_store(request).salt()
-    return "key:" + hmac.new(state.voter_salt, token.strip().encode(), hashlib.sha256).hexdigest()[:12]
-
-
-def voter(request: Request, user: str | None) -> str:
-    """A vote's owner: the caller, then the name it gives (a browser's id, a person behind a shared key) under
-    it. A name alone never owns a vote, or any key could replace anyone's vote by sending their name."""
-    who = _who(request)
-    name = (user or "").strip()
-    return f"{who}/{name}" if name else who
 
 
 class FeedbackRequest(BaseModel):
@@ -97,7 +47,7 @@ class FeedbackRequest(BaseModel):
 )
 async def post_feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
     user = await run_in_threadpool(voter, request, body.user)
-    store = feedback_store(request)
+    store = service_of(request).feedback
     try:
         await run_in_threadpool(store.record, body.answer_id, user, body.rating, body.comment.strip())
     except UnknownAnswer:
@@ -113,5 +63,5 @@ def list_feedback(
     limit: int = Query(20, ge=1, le=1000),
     rating: Literal["helpful", "not_helpful"] | None = None,
 ) -> dict[str, Any]:
-    store = feedback_store(request)
+    store = service_of(request).feedback
     return {"counts": store.counts(), "feedback": [r.to_dict() for r in store.recent(limit, rating)]}

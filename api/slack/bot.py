@@ -3,7 +3,8 @@
 The HTTP route (api/slack/events.py) and Socket Mode (api/slack/socket.py) both call these handlers after
 checking where a request came from. Handlers return at once: answering takes seconds to tens of seconds,
 and Slack wants its acknowledgement within 3, so the answer is written in a worker thread. No answering
-logic lives here: questions go to the pipeline's Answerer, as they do from /v1/ask.
+logic lives here: questions go to the answer service (rag/service.py), as they do from /v1/ask, and wait at
+its generation gate: a question takes its place there when it arrives, so a full queue is said at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -23,14 +23,18 @@ from slack_sdk.webhook import WebhookClient
 
 from api.slack import format as fmt
 from api.slack.seen import make_seen
-from rag.answering.answerer import Answer, AnswerFailed, Done, Message, Token, citation_dict
+from rag.answering.answerer import AnswerFailed, Message
 from rag.answering.history import cap_history
 from rag.config import Settings
-from rag.index.feedback import UnknownAnswer, make_feedback
-from rag.pipeline import Pipeline
+from rag.index.feedback import UnknownAnswer
+from rag.service import AnswerService, Asker, Busy, Finished, Rejected, Ticket
 
 log = logging.getLogger("api.slack")
 Blocks = list[dict[str, Any]]
+
+
+def busy_text(e: Busy) -> str:
+    return f":hourglass: I am busy answering other questions; please ask again in {e.retry_after} s."
 
 
 @dataclass(frozen=True)
@@ -46,21 +50,22 @@ class Question:
 
 
 class SlackBot:
-    def __init__(self, settings: Settings, pipeline: Pipeline, workers: int = 2) -> None:
+    def __init__(self, settings: Settings, service: AnswerService) -> None:
         if settings.slack_bot_token is None:
             raise ValueError("the Slack bot needs SLACK_BOT_TOKEN (a bot token, xoxb-...)")
         self.settings = settings
-        self.pipeline = pipeline
+        self.service = service
         base_url = settings.slack_api_url.rstrip("/") + "/"  # slack_sdk joins method names onto it
         self.client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=15)
         self.seen = make_seen(settings)
-        self.feedback = make_feedback(settings)
-        # Few workers: the LLM answers one question at a time anyway; the rest wait their turn in the queue.
+        # As many workers as answers may be written at once: the gate decides who writes, these only carry it.
+        workers = max(2, service.gate.slots)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-answer")
         # Quick replies (a thank-you for a vote) must not wait behind answers being written.
         self.quick = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-reply")
         self._pending: set[Future[None]] = set()
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
         self._identity: tuple[str | None, str | None] | None = None
 
     # Handlers: quick, called before the acknowledgement -------------------------------------------------
@@ -80,7 +85,14 @@ class SlackBot:
         if not self.seen.claim(*keys):
             log.info("event %s already handled (retry %s): not answering again", body.get("event_id"), retry_num)
             return
-        self._submit(self._answer_event, event)
+        with self._lock:  # places at the gate in the order the answers are queued for the workers
+            try:
+                ticket = self.service.gate.enter()
+            except Busy as e:
+                where = Question("", event.get("user", ""), channel, thread_ts=event.get("thread_ts") or ts)
+                self._submit(self._deliver, where, None, *fmt.notice(busy_text(e)), pool=self.quick)
+                return
+            self._submit(self._answer_event, event, ticket)
 
     def handle_command(self, form: dict[str, str]) -> dict[str, Any]:
         """A slash command; returns the acknowledgement to send back to Slack at once."""
@@ -95,7 +107,12 @@ class SlackBot:
             response_url=form.get("response_url"),
             in_channel=self.settings.slack_slash_in_channel,
         )
-        self._submit(self._answer, question, [])
+        with self._lock:
+            try:
+                ticket = self.service.gate.enter()
+            except Busy as e:
+                return {"response_type": "ephemeral", "text": busy_text(e)}
+            self._submit(self._answer, question, [], ticket)
         return {"response_type": "ephemeral", "text": f"{fmt.WORKING} (_{fmt.escape(text)}_)"}
 
     def handle_action(self, payload: dict[str, Any]) -> None:
@@ -108,7 +125,7 @@ class SlackBot:
             if rating is None:
                 continue
             try:
-                self.feedback.record(action.get("value", ""), user, rating)
+                self.service.feedback.record(action.get("value", ""), user, rating)
                 reply = f"Thanks, your feedback is recorded: {rating.replace('_', ' ')}."
                 log.info("feedback %s from %s on answer %s", rating, user, action.get("value"))
             except UnknownAnswer:
@@ -130,89 +147,92 @@ class SlackBot:
                 log.exception("Slack handler %s failed", fn.__name__)
 
         future = (pool or self.pool).submit(run)
-        with self._lock:
+        with self._pending_lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
 
     def _done(self, future: Future[None]) -> None:
-        with self._lock:
+        with self._pending_lock:
             self._pending.discard(future)
 
-    def _answer_event(self, event: dict[str, Any]) -> None:
-        bot_user, bot_id = self.identity()
-        ts = event.get("ts", "")
-        thread_ts = event.get("thread_ts")
-        question = Question(
-            text=fmt.plain_text(event.get("text", ""), bot_user),
-            user=event.get("user", ""),
-            channel=event.get("channel", ""),
-            thread_ts=thread_ts or ts,
-        )
-        history = self._thread_history(question.channel, thread_ts, ts, bot_user, bot_id) if thread_ts else []
-        self._answer(question, history)
-
-    def _answer(self, q: Question, history: list[Message]) -> None:
-        if not q.text:
-            self._deliver(q, None, *fmt.notice("Ask me a question about the documents, e.g. _@me what is …?_"))
-            return
-        limit = self.settings.max_question_chars
-        if len(q.text) > limit:
-            self._deliver(q, None, *fmt.notice(f"That question is {len(q.text)} characters; I take up to {limit}."))
-            return
-        placeholder = None
-        if q.response_url is None:  # a slash command's acknowledgement already says we are working
-            sent = self._call(
-                "chat.postMessage",
-                self.client.chat_postMessage,
-                channel=q.channel,
-                thread_ts=q.thread_ts,
-                text=fmt.WORKING,
-            )
-            placeholder = sent.get("ts") if sent else None
+    def _answer_event(self, event: dict[str, Any], ticket: Ticket) -> None:
         try:
-            answer = self._stream_answer(q, history, placeholder)
-        except AnswerFailed as e:
-            log.warning("LLM failed for a Slack question: %s", e)
-            self._deliver(q, placeholder, *fmt.failure_message(e.error.cause, e.passages))
-            return
-        except Exception:
-            log.exception("answering a Slack question failed")
-            self._deliver(
-                q, placeholder, *fmt.notice(":warning: Sorry, something went wrong; the server's log says what.")
+            bot_user, bot_id = self.identity()
+            ts = event.get("ts", "")
+            thread_ts = event.get("thread_ts")
+            question = Question(
+                text=fmt.plain_text(event.get("text", ""), bot_user),
+                user=event.get("user", ""),
+                channel=event.get("channel", ""),
+                thread_ts=thread_ts or ts,
             )
-            return
-        answer_id = uuid.uuid4().hex
-        self.feedback.remember(
-            answer_id,
-            surface="slack",
-            place=f"{q.channel}/{q.thread_ts}" if q.thread_ts else q.channel,
-            asker=q.user,
-            question=q.text,
-            answer=answer.answer,
-            refused=answer.refused,
-            citations=[citation_dict(n, p) for n, p in answer.citations],
-        )
-        text, blocks = fmt.answer_message(answer, answer_id)
+            history = self._thread_history(question.channel, thread_ts, ts, bot_user, bot_id) if thread_ts else []
+            self._answer(question, history, ticket)
+        finally:
+            ticket.release()  # given back however the answer ended (the service gives it back too: no harm)
+
+    def _answer(self, q: Question, history: list[Message], ticket: Ticket) -> None:
+        try:
+            if not q.text:
+                self._deliver(q, None, *fmt.notice("Ask me a question about the documents, e.g. _@me what is …?_"))
+                return
+            try:
+                self.service.limits(q.text, history)
+            except Rejected as e:
+                self._deliver(q, None, *fmt.notice(f"I cannot take that question: {e}."))
+                return
+            placeholder = None
+            if q.response_url is None:  # a slash command's acknowledgement already says we are working
+                sent = self._call(
+                    "chat.postMessage",
+                    self.client.chat_postMessage,
+                    channel=q.channel,
+                    thread_ts=q.thread_ts,
+                    text=fmt.WORKING,
+                )
+                placeholder = sent.get("ts") if sent else None
+            try:
+                done = self._write(q, history, placeholder, ticket)
+            except Busy as e:
+                self._deliver(q, placeholder, *fmt.notice(busy_text(e)))
+                return
+            except AnswerFailed as e:
+                log.warning("LLM failed for a Slack question: %s", e)
+                self._deliver(q, placeholder, *fmt.failure_message(e.error.cause, e.passages))
+                return
+            except Exception:
+                log.exception("answering a Slack question failed")
+                self._deliver(
+                    q, placeholder, *fmt.notice(":warning: Sorry, something went wrong; the server's log says what.")
+                )
+                return
+        finally:
+            ticket.release()
+        text, blocks = fmt.answer_message(done.answer, done.answer_id or "")
         if q.response_url and q.in_channel:  # the command itself was not shown: say what was asked
             asked = f"<@{q.user}> asked: _{fmt.escape(q.text)}_"
             blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": fmt.clip(asked, 2000)}]}, *blocks]
         self._deliver(q, placeholder, text, blocks)
 
-    def _stream_answer(self, q: Question, history: list[Message], placeholder: str | None) -> Answer:
+    def _write(self, q: Question, history: list[Message], placeholder: str | None, ticket: Ticket) -> Finished:
         """The answer, with the placeholder message showing its words as they are written (at most every
         `slack_update_seconds`, inside Slack's rate limits), marked as not yet checked."""
-        written, last = "", None
-        for event in self.pipeline.answerer.stream(q.text, history):
-            if isinstance(event, Done):
-                return event.answer
-            if isinstance(event, Token) and placeholder:
-                written += event.text
-                last = last or time.monotonic()  # the first words wait one interval: most answers are short
-                if time.monotonic() - last >= self.settings.slack_update_seconds:
-                    last = time.monotonic()
-                    text = fmt.writing(written)
-                    self._call("chat.update", self.client.chat_update, channel=q.channel, ts=placeholder, text=text)
-        raise AssertionError("the answer stream ended without an answer")
+        written, last = "", 0.0
+
+        def on_token(text: str) -> None:
+            nonlocal written, last
+            if not placeholder:
+                return
+            written += text
+            last = last or time.monotonic()  # the first words wait one interval: most answers are short
+            if time.monotonic() - last >= self.settings.slack_update_seconds:
+                last = time.monotonic()
+                shown = fmt.writing(written)
+                self._call("chat.update", self.client.chat_update, channel=q.channel, ts=placeholder, text=shown)
+
+        place = f"{q.channel}/{q.thread_ts}" if q.thread_ts else q.channel
+        asker = Asker("slack", q.user, place)
+        return self.service.ask_sync(q.text, history, asker, ticket=ticket, on_token=on_token)
 
     def _deliver(self, q: Question, placeholder: str | None, text: str, blocks: Blocks) -> None:
         if q.response_url:
@@ -286,7 +306,7 @@ class SlackBot:
     # Lifecycle ----------------------------------------------------------------------------------------------
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait for the answers being written; True when none is left. For shutdown and tests."""
-        with self._lock:
+        with self._pending_lock:
             pending = set(self._pending)
         if not pending:
             return True

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rag.config import Settings
+from rag.index.database import connect, migrate_postgres, migrate_sqlite
+from rag.index.storage import pick
 
 KEEP_S = 24 * 3600
 
@@ -32,9 +34,13 @@ class Seen(Protocol):
 
 
 def make_seen(settings: Settings) -> Seen:
-    if settings.database_url:
-        return PostgresSeenEvents(settings.database_url, settings.collection)
-    return SeenEvents(settings.data_dir / "slack-events.sqlite")
+    def shared(url: str) -> Seen:
+        return PostgresSeenEvents(url, settings.collection)
+
+    return pick(settings, lambda: SeenEvents(settings.data_dir / "slack-events.sqlite"), shared)
+
+
+MIGRATIONS = [(1, "CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, at REAL NOT NULL)")]
 
 
 class SeenEvents:
@@ -44,7 +50,7 @@ class SeenEvents:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, at REAL NOT NULL)")
+        migrate_sqlite(self._db, "slack_seen", MIGRATIONS)
         self._claims = 0
 
     def claim(self, *keys: str) -> bool:
@@ -84,6 +90,8 @@ CREATE TABLE IF NOT EXISTS slack_seen (
 CREATE INDEX IF NOT EXISTS slack_seen_at ON slack_seen (collection, at);
 """
 
+PG_MIGRATIONS = [(1, _PG_SCHEMA)]
+
 # A key claimed longer ago than keep_s is free again (the row is taken over), whether or not a purge has
 # removed it yet; purges only keep the table small. Taking a row over and the claim it answers are one
 # statement, so two replicas retrying an old key at once still get one True between them.
@@ -98,17 +106,12 @@ class PostgresSeenEvents:
     """Claimed keys in the shared database, so every replica answers a Slack event once between them."""
 
     def __init__(self, url: str, collection: str, keep_s: float = KEEP_S) -> None:
-        from rag.index.postgres import SCHEMA_LOCK
-
         self.url, self.collection, self.keep_s = url, collection, keep_s
         self._claims = 0
-        with self._connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))  # replicas starting at once
-            conn.execute(_PG_SCHEMA)
+        with self._connect() as conn:
+            migrate_postgres(conn, "slack_seen", PG_MIGRATIONS)
 
     def _connect(self) -> Any:
-        from rag.index.postgres import connect
-
         # A connection per claim: one per Slack request, and none held open across a restart of the database.
         return connect(self.url)
 

@@ -19,6 +19,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from api.slack.bot import SlackBot
 from rag.config import Settings
 from rag.pipeline import Pipeline
+from rag.service import AnswerService
 
 log = logging.getLogger("api.slack")
 Listener = Callable[[BaseSocketModeClient, SocketModeRequest], None]
@@ -65,7 +66,7 @@ def run(settings: Settings, pipeline: Pipeline, stop: threading.Event | None = N
     if problem or settings.slack_app_token is None:
         log.error("%s", problem)
         return 2
-    bot = SlackBot(settings, pipeline)
+    bot = SlackBot(settings, AnswerService(settings, pipeline.answerer))
     client = socket_client(bot, settings.slack_app_token.get_secret_value())
     stop = stop or threading.Event()
     try:

@@ -17,7 +17,7 @@ import Stemmer
 from common import dataset_parser, doc_ranking, open_index, write
 
 from rag.eval.retrieval import score_run
-from rag.index.keyword import query_terms
+from rag.index.terms import query_terms
 
 _WORD = re.compile(r"\w+")
 _stem = Stemmer.Stemmer("porter")

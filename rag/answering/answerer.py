@@ -25,7 +25,7 @@ from rag.answering.claims import ClaimOptions, check_claim
 from rag.answering.plain import check, is_refusal
 from rag.answering.prompts import Prompts
 from rag.answering.verdict import ClaimCheck, Withheld
-from rag.index.keyword import query_terms
+from rag.index.terms import query_terms
 from rag.llm.client import LLM, LLMError, Usage
 from rag.retrieval.retriever import Passage, Retriever
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import Stemmer
 
 from rag.answering import quotes
-from rag.index.keyword import STOPWORDS
+from rag.index.terms import STOPWORDS
 from rag.llm.client import LLM, LLMError
 
 if TYPE_CHECKING:

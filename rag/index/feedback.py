@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from rag.config import Settings
+from rag.index.database import Migrations, connect, migrate_postgres, migrate_sqlite
 
 Rating = Literal["helpful", "not_helpful"]
 RATINGS: tuple[Rating, ...] = ("helpful", "not_helpful")
@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE INDEX IF NOT EXISTS feedback_at ON feedback(at);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
+
+
+def _add_comment(db: Any) -> None:
+    # Files from before comments existed (Slack votes only) get the column; their votes keep ''.
+    if "comment" not in {row[1] for row in db.execute("PRAGMA table_info(feedback)")}:
+        db.execute("ALTER TABLE feedback ADD COLUMN comment TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS: Migrations = [(1, _SCHEMA), (2, _add_comment)]
 
 
 @dataclass(frozen=True)
@@ -123,12 +132,6 @@ class Feedback(Protocol):
         ...
 
 
-def make_feedback(settings: Settings) -> Feedback:
-    if settings.database_url:
-        return PostgresFeedback(settings.database_url, settings.collection)
-    return FeedbackStore(feedback_path(settings.data_dir))
-
-
 def _check(rating: str) -> None:
     if rating not in RATINGS:
         raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
@@ -141,10 +144,7 @@ class FeedbackStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
-            db.executescript(_SCHEMA)
-            # Files from before comments existed (Slack votes only) get the column; their votes keep ''.
-            if "comment" not in {row[1] for row in db.execute("PRAGMA table_info(feedback)")}:
-                db.execute("ALTER TABLE feedback ADD COLUMN comment TEXT NOT NULL DEFAULT ''")
+            migrate_sqlite(db, "feedback", MIGRATIONS)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -246,21 +246,18 @@ CREATE TABLE IF NOT EXISTS feedback_secrets (
 """
 
 
+PG_MIGRATIONS = [(1, _PG_SCHEMA)]
+
+
 class PostgresFeedback:
     """Answers and votes in the shared database; every replica reads and writes the same rows."""
 
     def __init__(self, url: str, collection: str) -> None:
-        from rag.index.postgres import SCHEMA_LOCK
-
         self.url, self.collection = url, collection
-        with self._connect() as conn, conn.transaction():
-            # Two replicas starting at once would otherwise race to create the tables.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            conn.execute(_PG_SCHEMA)
+        with self._connect() as conn:
+            migrate_postgres(conn, "feedback", PG_MIGRATIONS)
 
     def _connect(self) -> Any:
-        from rag.index.postgres import connect
-
         # A connection per call, as for originals: one answer or vote at a time, each taking seconds of LLM
         # time anyway, and nothing held open across a restart of the database.
         return connect(self.url)

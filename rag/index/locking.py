@@ -147,7 +147,7 @@ class AdvisoryLock(_Reentrant):
     def _acquire(self) -> None:
         import psycopg
 
-        from rag.index.postgres import connect
+        from rag.index.database import connect
 
         for attempt in (1, 2):
             if self._conn is None or self._conn.closed or self._conn.broken:

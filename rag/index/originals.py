@@ -23,8 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
-from rag.config import Settings
-from rag.ingest.indexer import file_sha256
+from rag.index.database import connect, migrate_postgres
 
 
 class Originals(Protocol):
@@ -59,10 +58,13 @@ class Originals(Protocol):
         ...
 
 
-def make_originals(settings: Settings) -> Originals:
-    if settings.database_url:
-        return PostgresOriginals(settings.database_url, settings.collection)
-    return FolderOriginals(settings.uploads_dir)
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class FolderOriginals:
@@ -130,7 +132,7 @@ CREATE TABLE IF NOT EXISTS originals (
     PRIMARY KEY (collection, source, sha256)
 )
 """
-_SCHEMA_LOCK = 0x5EED0001  # two replicas starting at once must not race to create the table
+MIGRATIONS = [(1, _SCHEMA)]
 
 
 class PostgresOriginals:
@@ -139,13 +141,10 @@ class PostgresOriginals:
     def __init__(self, url: str, collection: str) -> None:
         self.url = url
         self.collection = collection
-        with self._connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            conn.execute(_SCHEMA)
+        with self._connect() as conn:
+            migrate_postgres(conn, "originals", MIGRATIONS)
 
     def _connect(self) -> Any:
-        from rag.index.postgres import connect
-
         # A connection per call: uploads and downloads are rare, and nothing is held open across a restart
         # of the database.
         return connect(self.url)

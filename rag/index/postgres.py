@@ -12,7 +12,6 @@ one statement.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -22,9 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rag.index.keyword import DocumentRecord, document_id, query_terms
-from rag.index.terms import tokens
-from rag.index.vectors import StoreUnavailable
+from rag.index.database import connect, describe, migrate_postgres
+from rag.index.keyword import DocumentRecord, document_id
+from rag.index.terms import query_terms, tokens
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,6 @@ CREATE TABLE IF NOT EXISTS rag_chunks (
     id bigserial PRIMARY KEY, collection int NOT NULL REFERENCES rag_collections(id), chunk_id text NOT NULL,
     source text NOT NULL, length int NOT NULL, UNIQUE (collection, chunk_id)
 );
--- The chunk's text lives here, not in Chroma (which keeps vectors and positions): see VectorStore.upsert.
-ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS text text;
 CREATE INDEX IF NOT EXISTS rag_chunks_source ON rag_chunks (collection, source);
 CREATE TABLE IF NOT EXISTS rag_postings (
     collection int NOT NULL, term text COLLATE "C" NOT NULL, chunk bigint NOT NULL,
@@ -61,9 +58,11 @@ CREATE TABLE IF NOT EXISTS rag_terms (
 );
 """
 
-# Concurrent `CREATE TABLE IF NOT EXISTS` of two replicas starting at once can still collide in the catalog
-# (a unique violation on pg_type); this transaction-level advisory lock makes the second one wait instead.
-SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"seedrag schema").digest()[:8], "big", signed=True)
+MIGRATIONS = [
+    (1, _SCHEMA),
+    # The chunk's text lives here, not in Chroma (which keeps vectors and positions): see VectorStore.upsert.
+    (2, "ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS text text"),
+]
 
 # Each write is one statement (data-modifying CTEs): one round trip, and atomic in autocommit mode.
 _ADD = """
@@ -143,30 +142,6 @@ SELECT c.chunk_id, top.score FROM top JOIN rag_chunks c ON c.id = top.chunk ORDE
 """
 
 
-def describe(url: str) -> str:
-    """host:port/dbname of a database URL, without the user or password, for messages."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        info = conninfo_to_dict(url)
-    except Exception:
-        return "RAG_DATABASE_URL"
-    return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
-
-
-def connect(url: str, **options: Any) -> Any:
-    """A psycopg connection in autocommit mode, or StoreUnavailable saying what to check."""
-    import psycopg
-
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10, **options)
-    except psycopg.Error as e:
-        raise StoreUnavailable(
-            f"cannot reach PostgreSQL at {describe(url)}: {str(e).strip()}; start it, or check RAG_DATABASE_URL "
-            f"(unset it to keep the keyword index in a local SQLite file)"
-        ) from e
-
-
 def row_postings(title: str, text: str) -> tuple[dict[str, tuple[int, int]], int]:
     """A chunk's terms (stems and adjacent pairs) -> (count in the title, count in the text); and its length."""
     title_tokens, text_tokens = tokens(title), tokens(text)
@@ -203,9 +178,8 @@ class PgKeywordIndex:
         self.url, self.collection = url, collection
         self._lock = threading.RLock()
         self._conn = connect(url)
+        migrate_postgres(self._conn, "keyword", MIGRATIONS)
         with self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            self._conn.execute(_SCHEMA)
             self._conn.execute(
                 "INSERT INTO rag_collections (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (collection,)
             )

@@ -24,12 +24,13 @@ from tqdm import tqdm
 from rag.config import Settings
 from rag.index.embeddings import Embedder
 from rag.index.keyword import KeywordStore
-from rag.index.locking import IndexLock, WriterLock
+from rag.index.locking import IndexLock
+from rag.index.originals import file_sha256
 from rag.index.vectors import VectorStore
 from rag.ingest.chunking import Span, chunk_text
 from rag.ingest.loaders import Document, LoadError, walk
 from rag.ingest.sandbox import Reader
-from rag.ingest.tokens import encoding
+from rag.tokens import encoding
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +93,6 @@ class _Plan:
     embedded: int = 0
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def chunk_id(source: str, occurrence: int, text: str) -> str:
     return hashlib.sha256(f"{source}\x00{occurrence}\x00{text}".encode()).hexdigest()[:32]
 
@@ -111,14 +104,15 @@ class Ingestor:
         embedder: Embedder,
         vectors: VectorStore,
         keywords: KeywordStore,
-        lock: IndexLock | None = None,
+        lock: IndexLock,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.vectors = vectors
         self.keywords = keywords
-        # One writer at a time: uploads, ingests and removals, in this process and any other on this index.
-        self.lock = lock or WriterLock.for_index(settings.data_dir, settings.collection)
+        # One writer at a time: uploads, ingests and removals, in this process and any other on this index. The
+        # lock is the storage's (a file beside SQLite, an advisory lock in PostgreSQL): never a default here.
+        self.lock = lock
         self.enc = encoding(settings.tiktoken_encoding)
         self.reader = Reader(
             int(settings.max_file_mb * 1e6),

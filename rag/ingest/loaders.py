@@ -42,12 +42,6 @@ class Document:
         return self.page_labels[page - 1] if page and self.page_labels else None
 
 
-@dataclass(frozen=True)
-class Skipped:
-    source: str
-    reason: str
-
-
 class LoadError(Exception):
     """A file that cannot be indexed; the message is the reason shown to the user."""
 

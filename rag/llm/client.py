@@ -1,23 +1,12 @@
 """The LLM, always through the `openai` package: a configured OpenAI-compatible server, or the local
-llama.cpp server that this module starts on demand."""
+llama.cpp server (started and shared by rag/llm/local.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from types import FrameType
 from typing import Any, cast
 
 import httpx
@@ -25,7 +14,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from rag.config import Settings, public_url
-from rag.llm.model_files import MODEL_NAME, ensure_model
+from rag.llm.model_files import MODEL_NAME
 
 log = logging.getLogger(__name__)
 
@@ -246,117 +235,3 @@ def make_llm(settings: Settings) -> LLM:
         base_url=base_url, api_key=key, timeout=settings.llm_timeout, max_retries=settings.llm_retries
     )
     return LLM(client, settings.llm_model or model, base_url, local, settings.llm_max_tokens, settings.llm_temperature)
-
-
-class LocalServer:
-    """The local llama.cpp server as a child process (`python -m rag.llm.server`)."""
-
-    def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
-        self.settings = settings
-        self.health_url = f"http://{settings.local_llm_host}:{settings.local_llm_port}/health"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = log_path
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.health_url, timeout=1) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def props(self) -> dict[str, object]:
-        """What the server on our port says it runs (llama.cpp's /props); {} when it does not say."""
-        url = self.health_url.removesuffix("/health") + "/props"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                data = json.loads(r.read())
-        except (urllib.error.URLError, OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def check_reusable(self) -> None:
-        """A server already on our port is shared only if it runs our model with our context size; anything
-        else (an old orphan started with other settings, another program) is an error that says so."""
-        props = self.props()
-        settings = props.get("default_generation_settings")
-        n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
-        model = Path(str(props.get("model_path", ""))).name
-        where = f"{self.settings.local_llm_host}:{self.settings.local_llm_port}"
-        if model != f"{MODEL_NAME}.gguf" or n_ctx != self.settings.local_llm_ctx:
-            raise LLMError(
-                f"another server holds {where} (model {model or 'unknown'}, context {n_ctx}), not the local model "
-                f"with RAG_LOCAL_LLM_CTX={self.settings.local_llm_ctx}: stop it, or set RAG_LOCAL_LLM_PORT",
-                self.health_url,
-                "port in use",
-            )
-
-    def start(self, timeout: float = 180.0) -> bool:
-        """Start the server unless ours already answers; True if this call started it."""
-        if self.healthy():
-            self.check_reusable()
-            log.info("local LLM server already running at %s: sharing it", self.health_url)
-            return False
-        ensure_model(self.settings.models_dir)  # fail here, with the fix, rather than in the child
-        out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rag.llm.server",
-                "--host",
-                self.settings.local_llm_host,
-                "--port",
-                str(self.settings.local_llm_port),
-                "--ctx",
-                str(self.settings.local_llm_ctx),
-                "--parallel",
-                str(self.settings.local_llm_parallel),
-                "--cache-mb",
-                str(self.settings.local_llm_cache_mb),
-                # The child ends itself when this process dies, however it dies (kill -9 included).
-                "--parent-pid",
-                str(os.getpid()),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise LLMError(
-                    f"local LLM server exited with code {self.proc.returncode} while starting"
-                    + (f"; see {self.log_path}" if self.log_path else ""),
-                    self.health_url,
-                    "exited",
-                )
-            if self.healthy():
-                log.info("local LLM server up at %s (pid %d)", self.health_url, self.proc.pid)
-                return True
-            time.sleep(0.3)
-        self.stop()
-        raise LLMError(f"local LLM server did not become ready within {timeout:.0f}s", self.health_url, "timeout")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc = None
-
-
-@contextlib.contextmanager
-def sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM (systemd, Docker, Kubernetes) raises SystemExit, so `finally` blocks run and the local model
-    server we started is stopped; by default SIGTERM ends Python at once and leaves it running. uvicorn
-    restores this handler when it stops and re-sends the signal to it, which lands here too."""
-
-    def exit_(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, exit_)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

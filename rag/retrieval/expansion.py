@@ -15,8 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rag.index.keyword import STOPWORDS
-from rag.index.terms import stem
+from rag.index.terms import STOPWORDS, stem
 
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)  # words of letters only: numbers and ids make poor expansions
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -63,13 +63,6 @@ class Passage:
         elif self.line:
             parts.insert(0, f"line {self.line}")
         return ", ".join(parts)
-
-
-@dataclass
-class Retrieval:
-    passages: list[Passage]
-    ms: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def rrf(rankings: list[list[str]], weights: list[float], k: int = 60) -> list[tuple[str, float]]:

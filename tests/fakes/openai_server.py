@@ -3,7 +3,8 @@
 Its replies are scripted: by default it answers with the passage sentence that best matches the question (as
 JSON {"quote", "answer"} when the request carries a schema, else as a cited sentence), and refuses when no
 passage shares a word with the question. Tests can set `reply` (a fixed text or a
-function of the messages), `status` (an HTTP error to return), or `delay` (seconds before answering).
+function of the messages), `status` (an HTTP error to return), `delay` (seconds before answering) or `hold` (an
+Event chat calls wait for). `in_flight` and `most_in_flight` count the chat calls being answered at once.
 
 It also serves /embeddings (RAG_EMBEDDING_BACKEND=openai): deterministic hashed bag-of-words vectors, so a
 question finds the passages that share its words, and every text embedded is counted in `embedded` (a test
@@ -116,6 +117,7 @@ class FakeOpenAI:
         self.reply: Reply = default_reply
         self.status: int | None = None
         self.delay = 0.0
+        self.hold: threading.Event | None = None  # when set to an unset Event, chat calls wait for it
         self.token_delay = 0.0  # seconds between streamed pieces, to watch a surface stream
         self.reject_response_format = False  # answer 400 to a request with a JSON schema, as some servers do
         self.abandoned = 0  # streams whose client hung up before the end
@@ -123,6 +125,9 @@ class FakeOpenAI:
         self.model = "fake-model"
         self.confidence = 0.9  # P of the word written, in the log-probabilities of a yes/no reply
         self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0  # chat calls being answered now, and the most there ever were at once
+        self.most_in_flight = 0
+        self._flight_lock = threading.Lock()
         self.embedded: Counter[str] = Counter()  # every text sent to /embeddings, with how often
         self.embed_requests = 0
         self.embed_delay = 0.0
@@ -146,10 +151,14 @@ class FakeOpenAI:
 
     def reset(self) -> None:
         self.reply, self.status, self.delay, self.token_delay = default_reply, None, 0.0, 0.0
+        if self.hold is not None:
+            self.hold.set()  # never leave a caller of the previous test waiting
+        self.hold = None
         self.reject_response_format = False
         self.confidence = 0.9
         self.abandoned = 0
         self.requests.clear()
+        self.in_flight = self.most_in_flight = 0
         self.embedded.clear()
         self.embed_requests, self.embed_delay = 0, 0.0
 
@@ -222,8 +231,23 @@ class FakeOpenAI:
                 self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
+                chat = self.path.endswith("/chat/completions")
+                if chat:
+                    with fake._flight_lock:
+                        fake.in_flight += 1
+                        fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                try:
+                    self._post()
+                finally:
+                    if chat:
+                        with fake._flight_lock:
+                            fake.in_flight -= 1
+
+            def _post(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 fake.requests.append(body)
+                if fake.hold is not None and self.path.endswith("/chat/completions"):
+                    fake.hold.wait(60)
                 if fake.delay:
                     time.sleep(fake.delay)
                 if fake.status:
