@@ -42,7 +42,7 @@ ROWS: list[tuple[str, str, str, dict[str, str], str]] = [
     ),
     (
         "ids-all-checks",
-        "(a) evidence by sentence ids (12 sentences shown), re-anchored, entailment asked of every claim",
+        "(a) evidence by sentence ids (10 sentences shown), re-anchored, entailment asked of every claim",
         "default",
         RECORDED,
         "ids",

@@ -134,7 +134,7 @@ class Settings(BaseSettings):
         "quote: the model copies its evidence sentence (the earlier step, kept to compare).",
     )
     answer_sentences: int = Field(
-        12, ge=0, le=200, description="Sentences shown to the model (the most relevant of the passages'); 0: all."
+        10, ge=0, le=200, description="Sentences shown to the model (the most relevant of the passages'); 0: all."
     )
     answer_realign: bool = Field(
         True,

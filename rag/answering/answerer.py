@@ -155,7 +155,7 @@ class AnswerOptions:
     min_lexical: float = 0.5  # share of the answer's new words that must be in the quoted passage
     retry_refusals: bool = True  # a second pass, without the way out, when the model refuses
     evidence: str = "ids"  # ids: the model names numbered sentences | quote: it copies one (the earlier step)
-    sentences: int = 12  # sentences shown to the model in ids mode (0: every sentence of the passages)
+    sentences: int = 10  # sentences shown to the model in ids mode (0: every sentence of the passages)
     max_claims: int = 4
     claim: ClaimOptions = field(default_factory=ClaimOptions)
 
