@@ -73,6 +73,7 @@ class RagServe:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self.cwd = cwd
         with log.open("w") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "rag", "serve", "--port", str(self.port), *args],
