@@ -44,7 +44,7 @@ function line(result, text) {
   );
 }
 
-/** The claim record of the earlier quote step (RAG_EVIDENCE=quote), in the shape of an evidence-ids claim. */
+/** The record of the earlier quote step (RAG_ANSWER_EVIDENCE=quote), in the shape of an evidence-ids claim. */
 function quoteStepClaim(checks, done) {
   const cited = (done.citations || [])[0];
   return {
@@ -55,11 +55,11 @@ function quoteStepClaim(checks, done) {
     spans: cited && cited.quote ? [[cited.quote.start, cited.quote.end]] : [],
     lexical: checks.lexical ?? null,
     missing: checks.missing || [],
-    numbers: [],
+    numbers: null, // the quote step does not check figures
     entailment: checks.entailed === undefined ? "not_asked" : "judged",
     entailed: checks.entailed,
     support: null,
-    text: done.refused ? null : done.answer,
+    text: done.refused ? null : done.answer.replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, ""),
     made: checks.answer || "model",
     withheld: checks.withheld || null,
     failed: [
@@ -96,7 +96,8 @@ function evidenceLine(c) {
 function supportLine(c) {
   const failed = failedOn(c, "quote_does_not_state_answer") || failedOn(c, "support_unknown");
   if (c.entailment === "span") {
-    return line("ok", c.made === "quote" ? "Support: it is its evidence sentence itself." : "Support: stated word for word in its evidence.");
+    const how = c.made === "quote" ? "it is its evidence sentence itself" : "stated word for word in its evidence";
+    return line("ok", `Support: ${how}.`);
   }
   if (c.entailment === "asked") {
     if (c.support === null || c.support === undefined) {
@@ -131,15 +132,18 @@ function claimChecks(c) {
   }
   const numbers = c.numbers || [];
   if (numbers.length) items.push(line("bad", `Figures its evidence does not state: ${numbers.join(", ")}.`));
-  else if (c.lexical !== null && c.lexical !== undefined && /\d/.test(c.draft || "")) {
+  else if (Array.isArray(c.numbers) && c.lexical !== null && c.lexical !== undefined && /\d/.test(c.draft || "")) {
     items.push(line("ok", "Every figure is in its evidence or the question."));
   }
   if (c.lexical !== null && c.lexical !== undefined) {
     const failed = failedOn(c, "answer_not_in_passage");
-    items.push(line(failed ? "bad" : "ok", `Words of the claim found in its evidence: ${percent(c.lexical)} (not counting the question's own words).`));
+    const found = `Words of the claim found in its evidence: ${percent(c.lexical)} (not counting the question's own words).`;
+    items.push(line(failed ? "bad" : "ok", found));
   }
   items.push(supportLine(c));
-  if (failedOn(c, "quote_does_not_settle_yes_no")) items.push(line("bad", "Its evidence sentence, read alone, gives the other yes or no."));
+  if (failedOn(c, "quote_does_not_settle_yes_no")) {
+    items.push(line("bad", "Its evidence sentence, read alone, gives the other yes or no."));
+  }
   return el("ul", { className: "why-checks" }, items.filter(Boolean));
 }
 
@@ -156,8 +160,12 @@ function claimItem(c, i, allWithheld, draftAbove) {
       el("span", { className: `why-status ${shown ? "ok" : "bad"}`, text: `${status}${verdict}.` }),
     ),
     // The one claim of a withheld answer is its draft, already quoted above.
-    draftAbove ? null : el("p", { className: "why-claim-label", text: shown ? "As shown:" : "As the model drafted it (not shown as fact):" }),
-    draftAbove ? null : el("blockquote", { className: shown ? "why-claim-text" : "why-claim-text why-draft", text: shown ? c.text : c.draft }),
+    draftAbove
+      ? null
+      : [
+          el("p", { className: "why-claim-label", text: shown ? "As shown:" : "As the model drafted it (not shown as fact):" }),
+          el("blockquote", { className: `why-claim-text${shown ? "" : " why-draft"}`, text: shown ? c.text : c.draft }),
+        ],
     shown && c.text !== c.draft ? el("p", { className: "why-aside", text: `The model wrote: “${c.draft}”` }) : null,
     claimChecks(c),
   );
@@ -246,7 +254,11 @@ function passageItem(p, cited, spans) {
         el("span", { className: "source-n", text: `[${p.id}]` }),
         el("span", { className: "source-name", text: p.name }),
       ),
-      el("span", { className: "why-score", title: "cosine similarity of the passage and the question, −1 to 1", text: `similarity ${Number(p.score).toFixed(3)}` }),
+      el("span", {
+        className: "why-score",
+        title: "cosine similarity of the passage and the question, −1 to 1",
+        text: `similarity ${Number(p.score).toFixed(3)}`,
+      }),
       badge ? el("span", { className: `why-badge${cited ? " cited" : " rejected"}`, text: badge }) : null,
       where ? el("span", { className: "source-where", text: where }) : null,
     ),
@@ -271,7 +283,8 @@ function replyNotes(checks) {
   }
   if (checks.polarity) notes.push(`Read alone, its evidence sentence answers ${checks.polarity}.`);
   if (checks.dropped_claims) {
-    notes.push(`${checks.dropped_claims} of the model's ${checks.claims.length} claims ${checks.dropped_claims === 1 ? "was" : "were"} dropped; the rest are shown.`);
+    const were = checks.dropped_claims === 1 ? "was" : "were";
+    notes.push(`${checks.dropped_claims} of the model's ${checks.claims.length} claims ${were} dropped; the rest are shown.`);
   }
   if (Number.isInteger(checks.sentences_shown) && Number.isInteger(checks.sentences)) {
     notes.push(`The model read ${checks.sentences_shown} of the passages' ${checks.sentences} sentences, those nearest the question.`);
@@ -285,7 +298,9 @@ export function whyView(done) {
   const passages = done.passages || [];
   if (!passages.length && !checks.draft) return null;
   let claims = checks.claims || [];
-  if (!claims.length && checks.draft && checks.reply !== "plain" && checks.reply !== "claims") claims = [quoteStepClaim(checks, done)];
+  if (!claims.length && checks.draft && checks.reply !== "plain" && checks.reply !== "claims") {
+    claims = [quoteStepClaim(checks, done)]; // the quote step (RAG_ANSWER_EVIDENCE=quote) keeps one flat record
+  }
   const withheld = done.refused && checks.withheld;
   const parts = [];
 
@@ -298,7 +313,10 @@ export function whyView(done) {
         el("p", { className: "why-reason", text: `Reason: ${reason(checks.withheld)}.` }),
         checks.draft
           ? [
-              el("p", { className: "why-claim-label", text: "The model's draft, not shown as an answer because it did not pass the checks:" }),
+              el("p", {
+                className: "why-claim-label",
+                text: "The model's draft, not shown as an answer because it did not pass the checks:",
+              }),
               el("blockquote", { className: "why-draft", text: checks.draft }),
             ]
           : null,
@@ -313,7 +331,11 @@ export function whyView(done) {
         "section",
         { className: "why-claims", "aria-label": "Checks of each claim" },
         el("h4", { text: claims.length === 1 ? "Checks of the answer" : `Checks of each of ${claims.length} claims` }),
-        el("ol", { className: "why-claim-list" }, claims.map((c, i) => claimItem(c, i, Boolean(withheld), Boolean(withheld && checks.draft) && claims.length === 1))),
+        el(
+          "ol",
+          { className: "why-claim-list" },
+          claims.map((c, i) => claimItem(c, i, Boolean(withheld), Boolean(withheld && checks.draft) && claims.length === 1)),
+        ),
       ),
     );
   }
@@ -344,7 +366,11 @@ export function whyView(done) {
           " ",
           el("mark", { className: "evidence rejected", text: "evidence of a claim not shown" }),
         ),
-        el("ol", { className: "why-passage-list" }, passages.map((p) => passageItem(p, cited.get(p.id), spans.get(p.id) || []))),
+        el(
+          "ol",
+          { className: "why-passage-list" },
+          passages.map((p) => passageItem(p, cited.get(p.id), spans.get(p.id) || [])),
+        ),
       ),
     );
   }
