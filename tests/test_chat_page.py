@@ -26,7 +26,7 @@ from rag.config import Settings
 from rag.index.embeddings import MiniLMEmbedder
 from rag.pipeline import Pipeline, build
 from tests.conftest import ROOT, SEEDS, LiveServer, free_port, make_settings
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, claims_reply, default_reply, sentences_in
 
 CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
 # Headless and quiet: no sandbox (containers), no GPU, and none of Chrome's own calls home.
@@ -254,6 +254,167 @@ def test_the_citation_check_is_shown_not_hidden(
     expect(bot.locator(".answer button.cite")).to_have_count(1)
 
 
+GAS = "Serbia would import gas from Azerbaijan, then produce electricity using gas-fired power plants"
+
+
+def scripted_claims(
+    claims: Callable[[list[tuple[int, str]]], list[tuple[list[int], str]]], verdict: str
+) -> Callable[[list[dict[str, str]]], str]:
+    """A fake model that replies with the claims `claims(shown sentences)` and answers the support question with
+    `verdict` ("yes", "no", "0.3", or a word that is neither: no verdict)."""
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        prompt = messages[-1]["content"]
+        if "Proposed answer:" in prompt:
+            return verdict
+        shown = sentences_in(prompt)
+        return claims_reply(*claims(shown)) if shown else default_reply(messages)
+
+    return reply
+
+
+def sentence_with(shown: list[tuple[int, str]], words: str) -> int:
+    return next(i for i, text in shown if words in text)
+
+
+def open_why(bot: Any) -> Any:
+    why = bot.locator("details.why")
+    expect(why.locator(".why-body")).to_be_hidden()  # folded until asked for: the answer comes first
+    why.get_by_text("Why this answer").click()
+    expect(why.locator(".why-body")).to_be_visible()
+    return why
+
+
+@pytest.mark.parametrize(
+    ("draft", "verdict", "reason", "failed"),
+    [
+        (
+            "Serbia will import 7 million tonnes of bananas from Azerbaijan.",
+            "no",
+            "it gives a number the passages do not state",
+            "Figures its evidence does not state: 7.",
+        ),
+        (
+            "Serbia would import gas from Azerbaijan and produce electricity with it.",
+            "perhaps",  # neither yes nor no: no verdict, and no verdict is not support
+            "whether the passages support it could not be checked, so it is not given as fact",
+            "Support: the model gave no verdict, so it counts as not supported.",
+        ),
+    ],
+    ids=["number_not_in_evidence", "support_unknown"],
+)
+def test_the_why_view_shows_a_withheld_draft_and_its_reason(
+    live: LiveServer,
+    fake_llm: FakeOpenAI,
+    visit: Callable[..., Visit],
+    draft: str,
+    verdict: str,
+    reason: str,
+    failed: str,
+) -> None:
+    page = visit(live.url).page
+    fake_llm.reply = scripted_claims(lambda shown: [([sentence_with(shown, "import gas")], draft)], verdict)
+    ask(page, QUESTION)
+    bot = last_answer(page)
+    expect(bot.locator(".answer")).to_contain_text("The documents do not answer this question.")
+    expect(bot.locator(".answer")).not_to_contain_text(draft)
+    why = open_why(bot)
+
+    withheld = why.locator(".why-withheld")
+    expect(withheld).to_contain_text("A drafted answer was withheld")
+    expect(withheld.locator(".why-reason")).to_have_text(f"Reason: {reason}.")
+    expect(withheld).to_contain_text("not shown as an answer")
+    expect(withheld.locator(".why-draft")).to_have_text(draft)  # the model's words, marked as a draft
+    claim = why.locator(".why-claim")
+    expect(claim).to_have_count(1)
+    expect(claim.locator(".why-status")).to_have_text(f"Withheld: {reason}.")
+    expect(claim.locator(".why-check.bad").first).to_contain_text(failed)
+    expect(claim.locator(".why-check.ok")).to_contain_text(["Evidence: the sentence the model named, in passage"])
+    # The sentence the draft rested on is marked in its passage as evidence of a claim that was not shown.
+    rejected = why.locator(".why-text mark.evidence.rejected")
+    expect(rejected).to_have_count(1)
+    assert GAS in rejected.inner_text()
+    expect(why.locator(".why-text mark.evidence:not(.rejected)")).to_have_count(0)
+    expect(why.locator(".why-passage.cited")).to_have_count(0)
+    expect(bot.locator(".checks")).to_contain_text(f"A drafted answer was withheld: {reason}.")
+
+
+def test_the_why_view_shows_passages_scores_marked_evidence_and_checks(
+    live: LiveServer, fake_llm: FakeOpenAI, visit: Callable[..., Visit]
+) -> None:
+    page = visit(live.url).page
+    named: dict[str, str] = {}
+
+    def claims(shown: list[tuple[int, str]]) -> list[tuple[list[int], str]]:
+        # The first claim names a sentence without its words (re-anchored by code to the one that has them);
+        # the second makes up a figure (dropped: the answer keeps the first).
+        other = next((i, t) for i, t in shown if "gas" not in t and "electricity" not in t)
+        named["other"] = other[1]
+        return [
+            ([other[0]], "Serbia would import gas from Azerbaijan and produce electricity with it."),
+            ([other[0]], "Serbia will also buy 7 million tonnes of bananas."),
+        ]
+
+    fake_llm.reply = scripted_claims(claims, "yes")
+    ask(page, QUESTION)
+    bot = last_answer(page)
+    expect(bot.locator(".answer")).to_contain_text("produce electricity with it. [")
+    expect(bot.locator(".answer")).not_to_contain_text("bananas")
+    why = open_why(bot)
+    expect(why.locator(".why-notes")).to_contain_text("1 of the model's 2 claims was dropped")
+
+    # Every passage searched, with its score, in the order the server ranked them; the cited one marked.
+    done = httpx.post(live.url + "/v1/ask", json={"question": QUESTION}, timeout=30).json()
+    items = why.locator(".why-passage")
+    expect(items).to_have_count(len(done["passages"]))
+    expect(items.locator(".why-score")).to_have_text([f"similarity {p['score']:.3f}" for p in done["passages"]])
+    expect(items.locator(".source-n")).to_have_text([f"[{p['id']}]" for p in done["passages"]])
+    (cited,) = done["citations"]
+    item = why.locator(f'.why-passage[data-passage="{cited["id"]}"]')
+    expect(item).to_have_class(re.compile(r"\bcited\b"))
+    expect(item.locator(".why-badge")).to_have_text("cited")
+    expect(why.locator(".why-passage.cited")).to_have_count(1)
+
+    # The evidence sentence is marked inside its passage's exact text.
+    shown = item.locator(".why-text").evaluate(
+        """b => { const c = b.cloneNode(true); c.querySelectorAll('.visually-hidden').forEach(e => e.remove());
+                  return c.textContent; }"""
+    )  # less the words said to screen readers only ("[evidence of shown claim 1]")
+    assert shown == next(p["text"] for p in done["passages"] if p["id"] == cited["id"])
+    kept = item.locator("mark.evidence:not(.rejected)")
+    expect(kept).to_have_count(1)
+    assert GAS in kept.inner_text() and kept.get_attribute("data-claim") == "1"
+    assert cited["quote"]["text"] in kept.inner_text()
+    # The dropped claim's sentence is marked too, as evidence of a claim not shown.
+    rejected = why.locator(".why-text mark.evidence.rejected")
+    expect(rejected).to_have_count(1)
+    assert " ".join(named["other"].split()) in " ".join(rejected.inner_text().split())
+    assert rejected.get_attribute("data-claim") == "2"
+
+    # Each claim's checks, in words.
+    first, second = why.locator(".why-claim").all()
+    expect(first.locator(".why-status")).to_have_text("Shown.")
+    expect(first.locator(".why-check")).to_contain_text(
+        [
+            f"Evidence: re-anchored to the sentence that holds its words, in passage [{cited['id']}]",
+            "The names in the question are in its passage.",
+            "Words of the claim found in its evidence: 100%",
+            "Support: the model's confidence that its evidence states it: 0.90.",
+        ]
+    )
+    expect(first.locator(".why-check.bad")).to_have_count(0)
+    expect(second.locator(".why-status")).to_have_text("Dropped: it gives a number the passages do not state.")
+    expect(second.locator(".why-draft")).to_have_text("Serbia will also buy 7 million tonnes of bananas.")
+    expect(second.locator(".why-check.bad")).to_contain_text(
+        ["Figures its evidence does not state: 7.", re.compile(r"Words of the claim found in its evidence: \d+%")]
+    )
+
+    # A passage in the view opens in the passage dialog, like a citation.
+    item.get_by_role("button", name=re.compile(rf"^Open passage {cited['id']}:")).click()
+    expect(page.locator("#passage-text mark.quote")).to_contain_text(GAS)
+    page.keyboard.press("Escape")
+
+
 def test_a_vote_and_comment_from_the_page_appear_in_rag_feedback(
     live: LiveServer, settings: Settings, visit: Callable[..., Visit], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -457,6 +618,9 @@ def test_passage_text_from_a_document_stays_inert_on_the_page(
         page = v.page
         ask(page, QUESTION)
         bot = last_answer(page)
+        why = open_why(bot)  # the why view shows each passage's whole text, and the draft when withheld
+        expect(why.locator(".why-text").first).to_contain_text('<img src=x onerror="window.pwned=1">')
+        assert why.locator("img, a, script, iframe").count() == 0
         expect(bot.locator(".answer")).to_contain_text("official portal")
         bot.locator(".answer button.cite").first.click()
         expect(page.locator("#passage-text")).to_contain_text("onerror=")

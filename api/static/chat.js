@@ -4,6 +4,7 @@
 import { ApiError, explain, request, sseEvents } from "./api.js";
 import { feedbackBar } from "./feedback.js";
 import { el, position, quoteParts, renderAnswer, showPassage } from "./render.js";
+import { reason, whyView } from "./why.js";
 
 // The server keeps at most its own RAG_MAX_HISTORY_MESSAGES; this only keeps the request small.
 const HISTORY_SENT = 20;
@@ -56,20 +57,9 @@ function plural(n, word) {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/** What the server's citation check changed, in words: the reader should know a marker was not the model's. */
-const WITHHELD = {
-  quote_not_found: "the sentence it quoted is in none of the passages",
-  question_names_not_in_passage: "its passage does not mention what the question names",
-  answer_not_in_passage: "its passage does not hold the answer's words",
-  quote_does_not_state_answer: "the quoted sentence does not state it",
-  quote_does_not_settle_yes_no: "the quoted sentence, read alone, gives the other answer",
-  no_supported_sentence: "no passage supports any of its sentences",
-};
-
 /** Why a drafted answer was not shown, when the checks withheld it. */
 function withheldNote(checks) {
-  const why = WITHHELD[checks.withheld];
-  return why ? `A drafted answer was withheld: ${why}.` : "";
+  return checks.withheld ? `A drafted answer was withheld: ${reason(checks.withheld)}.` : "";
 }
 
 function checkNotes(changes) {
@@ -150,6 +140,8 @@ class Turn {
       if (checks) this.status.before(el("p", { className: "checks", text: checks }));
       if (done.refused) this.listSources("Passages searched", done.passages || []);
       else this.listSources("Sources", done.citations);
+      const why = whyView(done);
+      if (why) this.bot.append(why);
       if (done.answer_id) this.bot.append(feedbackBar(done.answer_id));
       this.bot.setAttribute("aria-busy", "false");
     });

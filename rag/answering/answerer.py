@@ -389,7 +389,8 @@ class Answerer:
         checks["polarity"] = polarity
         said = support.leading_yes_no(r.text)
         if said and polarity and said != polarity:
-            r.text, r.withheld = None, Withheld.YES_NO_UNSETTLED
+            r.text = None
+            r.fail(Withheld.YES_NO_UNSETTLED)
             return
         r.text, r.made = compose(question, r.text, sentence.strip(), polarity)
 

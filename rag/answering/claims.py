@@ -113,7 +113,7 @@ def check_claim(
             or not new_words(first.text, question)
             or not (verify.stems(first.text) & verify.stems(question))
         ):
-            out.withheld = Withheld.RESTATES_QUESTION
+            out.fail(Withheld.RESTATES_QUESTION)
             return out
         text, out.made = first.text.strip(), "quote"
         new = new_words(text, question)
@@ -124,7 +124,7 @@ def check_claim(
             evidence, out.anchor = [best], "realigned"
     if not evidence:
         out.anchor = "none"
-        out.withheld = Withheld.NO_EVIDENCE
+        out.fail(Withheld.NO_EVIDENCE)
         return out
     out.evidence = [s.id for s in evidence]
     p = passages[evidence[0].passage]
@@ -153,8 +153,8 @@ def check_claim(
             failed.append(Withheld.NO_VERDICT)
         elif out.support < options.min_support:
             failed.append(Withheld.NOT_ENTAILED)
-    if failed:
-        out.withheld = failed[0]
-    else:
+    for reason in failed:
+        out.fail(reason)
+    if not failed:
         out.text = text
     return out

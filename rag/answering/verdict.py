@@ -66,8 +66,15 @@ class ClaimCheck:
     text: str | None = None  # the claim as shown; None when withheld
     made: str = "model"  # model | quote (the evidence sentence stands in) | polarity+quote
     withheld: Withheld | None = None
+    failed: list[Withheld] = field(default_factory=list)  # every check that failed, in order; `withheld` is the first
+
+    def fail(self, reason: Withheld) -> None:
+        self.failed.append(reason)
+        if self.withheld is None:
+            self.withheld = reason
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["withheld"] = None if self.withheld is None else str(self.withheld)
+        out["failed"] = [str(f) for f in self.failed]
         return out
