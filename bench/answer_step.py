@@ -80,6 +80,13 @@ ROWS: list[tuple[str, str, str, dict[str, str], str]] = [
         for t in ("0.3", "0.7", "0.9")
     ],
     (
+        "ids-no-retry",
+        "the default without the second pass after a refusal",
+        "default",
+        {"RAG_ANSWER_RETRY_REFUSALS": "false"},
+        "ids",
+    ),
+    (
         "ids-no-entailment",
         "the default without any entailment call (words, names, numbers only)",
         "default",
