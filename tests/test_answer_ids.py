@@ -243,3 +243,17 @@ def test_every_withheld_reason_has_plain_words() -> None:
         "its passage does not mention putin"
     )
     assert plain_reason({}) is None
+
+
+def test_evidence_padded_with_unrelated_sentences_cites_only_what_holds_the_claim(
+    seeded: Pipeline, fake_llm: FakeOpenAI
+) -> None:
+    def claims(m: list[dict[str, str]]) -> list[tuple[list[int], str]]:
+        ids = [sentence_id(m, "On the other hand"), sentence_id(m, "Serbia would import gas")]
+        return [(ids, "Serbia is interested in importing Azerbaijani oil.")]
+
+    fake_llm.reply = scripted(claims)
+    answer = seeded.answerer.ask("Apart from gas, which Azerbaijani resource is Serbia interested in importing?")
+    assert not answer.refused, answer.checks
+    assert len(answer.checks["claims"][0]["evidence"]) == 1 and len(answer.claims[0].spans) == 1
+    assert all("oil" in p.text for _, p in answer.citations)

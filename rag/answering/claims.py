@@ -126,6 +126,10 @@ def check_claim(
         out.anchor = "none"
         out.fail(Withheld.NO_EVIDENCE)
         return out
+    want = new or (verify.stems(text) - verify.YES_NO)
+    if want and len(evidence) > 1:
+        # The model pads its evidence with neighbours: cite only the sentences that hold some of the claim.
+        evidence = [s for s in evidence if _cover(want, [s]) > 0] or evidence
     out.evidence = [s.id for s in evidence]
     p = passages[evidence[0].passage]
     out.passage = evidence[0].passage + 1
