@@ -103,12 +103,12 @@ def test_a_slow_file_does_not_hold_the_writer_lock(
         t = threading.Thread(target=lambda: report.append(pipe.ingestor.ingest([slow.parent])))
         t.start()
         time.sleep(0.5)  # the slow file is being read now
-        t0 = time.monotonic()
         quick_report = pipe.ingestor.ingest([quick])
-        waited = time.monotonic() - t0
+        # What overlapped, not how long it took: the quick file was indexed while the slow one was still read.
+        slow_still_reading = t.is_alive()
         t.join(30)
     finally:
         pipe.close()
     assert quick_report.count("added") == 1
-    assert waited < 5.0, f"a second ingest waited {waited:.1f}s behind a file being read (up to 8 s)"
+    assert slow_still_reading, "the second ingest waited until the slow file's reading ended"
     assert report and "RAG_MAX_PARSE_SECONDS" in report[0].skipped[0].reason
