@@ -130,6 +130,12 @@ class Claim(BaseModel):
     quotes: list[ClaimQuote] = Field(description="the sentences that state it, with their spans in the documents")
 
 
+class TokenUsage(BaseModel):
+    prompt_tokens: int = Field(description="tokens the LLM read, over every call of this answer")
+    completion_tokens: int = Field(description="tokens the LLM wrote (the draft, and each check's reply)")
+    total_tokens: int
+
+
 class AskResponse(BaseModel):
     answer: str = Field(description="the checked answer; [n] markers name entries of `citations`")
     citations: list[Citation] = Field(description="the passages the answer actually cites")
@@ -153,6 +159,9 @@ class AskResponse(BaseModel):
         default_factory=list, description="the answer's claims, each with its own citations and evidence spans"
     )
     answer_id: str | None = Field(None, description="names this answer in POST /v1/feedback")
+    usage: TokenUsage | None = Field(
+        None, description="tokens as the LLM server reported them (zeros from a server that reports none)"
+    )
 
     model_config = {"json_schema_extra": {"examples": [ASK_EXAMPLE]}}
 

@@ -46,6 +46,10 @@ def test_ask_returns_the_same_json_as_rag_ask(live: LiveServer) -> None:
     assert set(body) == set(fields) | {"answer_id"}  # plus the id that POST /v1/feedback rates it by
     assert not body["refused"] and body["model"] == "gpt-4o-mini"
     assert body["retrieval_ms"] > 0 and body["generation_ms"] > 0
+    # The tokens the fake server reported, added over the draft and the checks' calls (as chat completions say).
+    usage = body["usage"]
+    assert usage["completion_tokens"] > 0 and usage["prompt_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert 1 <= len(body["passages"]) <= 3
     for c in body["citations"]:
         assert f"[{c['id']}]" in body["answer"]

@@ -73,6 +73,7 @@ class Answer:
             "removed_citations": self.removed_citations,
             "checks": self.checks,
             "passages": [citation_dict(i, p) for i, p in enumerate(self.passages, 1)],
+            "usage": self.usage.to_dict(),
         }
 
 
