@@ -23,7 +23,10 @@ _CLD2_CODES = {"iw": "he", "in": "id", "jw": "jv", "zh-Hant": "zh", "zh": "zh"}
 
 # langid chooses among these: the languages whose analysis differs from the default's (a stemmer, a segmenter
 # or stop words), and their near neighbours that would otherwise be told apart wrongly only among themselves.
-_CANDIDATES = "af ar bg ca cs da de el en eo es et eu fa fi fr ga he hi hr hu hy id it ja ko lt lv ms ne nl no pl pt ro ru sk sl sr sv ta th tr uk vi zh"
+_CANDIDATES = (
+    "af ar bg ca cs da de el en eo es et eu fa fi fr ga he hi hr hu hy id it ja ko lt lv ms ne nl no pl pt ro "
+    "ru sk sl sr sv ta th tr uk vi zh"
+)
 
 
 @cache
