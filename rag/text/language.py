@@ -13,6 +13,9 @@ from functools import cache
 from typing import Any
 
 import pycld2
+import regex
+
+_LETTER = regex.compile(r"\p{L}")
 
 DEFAULT = "en"
 """The answer for text too short to tell (fewer than 3 letters) or in no language either detector knows:
@@ -40,7 +43,7 @@ def _langid() -> Any:
 
 def detect_language(text: str) -> str:
     """The ISO 639-1 code of the text's language ("en", "de", "zh"...); DEFAULT when too short to tell."""
-    if sum(c.isalpha() for c in text[:2000]) < 3:
+    if len(_LETTER.findall(text, 0, 2000)) < 3:
         return DEFAULT
     try:
         reliable, _, found = pycld2.detect(text)
