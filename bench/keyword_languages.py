@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/evaldata/xquad"))
+    ap.add_argument("--data", type=Path, default=Path("/work/shared/evaldata/xquad"), help="a BEIR folder")
     ap.add_argument("--per-language", type=int, default=100, help="the first N questions of each language")
     ap.add_argument("--label", required=True)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -45,14 +45,17 @@ def main() -> None:
     with (args.data / "queries.jsonl").open() as f:
         for line in f:
             row = json.loads(line)
-            lang = row["metadata"]["lang"]
+            lang = (row.get("metadata") or {}).get("lang", "all")
             if len(queries[lang]) < args.per_language and row["_id"] in qrels:
                 queries[lang].append((row["_id"], row["text"]))
 
     with tempfile.TemporaryDirectory() as tmp:
         index = KeywordIndex(Path(tmp) / "keyword.sqlite")
         start = time.perf_counter()
-        with gzip.open(args.data / "corpus.jsonl.gz", "rt", encoding="utf-8") as f, index.transaction():
+        plain = args.data / "corpus.jsonl"
+        gz = plain.with_suffix(".jsonl.gz")
+        opened = plain.open(encoding="utf-8") if plain.exists() else gzip.open(gz, "rt")  # noqa: SIM115 (closed by with)
+        with opened as f, index.transaction():
             for line in f:
                 row = json.loads(line)
                 index.add(row["_id"], row.get("title") or "", [(row["_id"], row["text"])])
