@@ -4,7 +4,8 @@ segmented where a script writes no spaces between words (Chinese by jieba, Thai 
 Marks stay inside words: Hindi's and Thai's vowel signs are marks, and SQLite's unicode61 tokenizer (this
 index's before issue 21) split every Hindi word at them. Segmentation goes by script, not by the text's
 detected language, so a Chinese name in an English document is still cut into words. Both segmenters load
-their bundled dictionaries (no download) once, the first time their script is seen: ~1-2 s each.
+their bundled dictionaries (no download) once, the first time their script is seen: ~1-2 s each. Other
+unspaced scripts (Japanese kana, Khmer, Lao, Myanmar) are not segmented: a run of them is one word, as before.
 """
 
 from __future__ import annotations
