@@ -145,3 +145,24 @@ def test_the_migration_rebuilds_an_english_only_postgres_index(postgres_url: str
         langs = dict(db.execute("SELECT chunk_id, lang FROM rag_chunks").fetchall())
     assert langs == {"krankenhaus.md-1": "de", "hafen.md-1": "zh", "turbines.md-1": "en"}
     index.close()
+
+
+def test_feedback_expansion_gives_index_terms_in_each_passage_language(tmp_path: Path) -> None:
+    """Pseudo-relevance feedback picks terms of the feedback passages as the index stores them (German stems,
+    Chinese words), so their document frequencies are found and a search for them matches."""
+    from rag.index.keyword import KeywordIndex
+    from rag.retrieval.expansion import expansion_terms
+
+    passages = [
+        "Die städtischen Krankenhäuser haben viele Betten und Pflegekräfte.",
+        "Krankenhäuser brauchen Pflegekräfte und Betten in der Notaufnahme.",
+        "上海港是世界上最繁忙的集装箱港口之一。集装箱在这里装卸。",
+        "上海港口的集装箱码头很大，集装箱很多。",
+        "Wind turbines on the ridge.",
+    ]
+    index = KeywordIndex(tmp_path / "k.sqlite")
+    index.add("/all.md", "", [(f"c{i}", text) for i, text in enumerate(passages)])
+    added = expansion_terms(passages[:4], ["krankenhaus"], index.doc_freq, index.count(), 10)
+    assert {"pflegekraft", "bett", "集装箱", "港口"} <= set(added) and "krankenhaus" not in added
+    assert {cid for cid, _ in index.search_any(added, 10)} == {"c0", "c1", "c2", "c3"}
+    index.close()
