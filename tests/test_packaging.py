@@ -55,6 +55,8 @@ def test_wheel_holds_every_prompt_template_and_page_file(wheel: Path) -> None:
         assert f"rag/templates/{p.name}" in names, f"{p.name} is not in the wheel"
     for p in (ROOT / "api" / "static").iterdir():
         assert f"api/static/{p.name}" in names
+    for p in (ROOT / "rag" / "text" / "stopwords").iterdir():  # read with importlib.resources
+        assert f"rag/text/stopwords/{p.name}" in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "rag = rag.cli:main" in entry_points
 

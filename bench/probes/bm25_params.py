@@ -42,7 +42,7 @@ class BM25:
     def scores(self, question: str, k1: float, b: float) -> np.ndarray:
         n, avg = len(self.lengths), self.lengths.mean()
         out = np.zeros(n)
-        for s in set(_stem.stemWords(query_terms(question))):
+        for s in set(query_terms(question, "en")):  # Porter stems already, as `stems` makes them
             post = self.postings.get(s)
             if not post:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from rag.index.database import migrate_sqlite
-from rag.index.terms import query_terms
+from rag.index.database import Migrations, migrate_sqlite
+from rag.index.terms import chunk_terms, query_terms
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -35,7 +38,45 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
-MIGRATIONS = [(1, _SCHEMA)]
+# The text is analysed in Python (rag/index/terms.py: the chunk's language detected, its words segmented, stemmed
+# in that language) and FTS5 indexes the analysed terms: its `ascii` tokenizer splits them at the spaces only
+# (every non-ASCII character is a token character), so a term is never cut again. The title and text stay, not
+# indexed, for display. bm25() takes one weight per column: title, text, title_terms, text_terms.
+_ANALYSED = """CREATE VIRTUAL TABLE {name} USING fts5(
+    title UNINDEXED, text UNINDEXED, title_terms, text_terms, tokenize = 'ascii'
+)"""
+_BATCH = 1000
+
+
+def _analysed_terms(db: sqlite3.Connection) -> None:
+    """Migration 2 (issue 21): from FTS5's English-only porter tokenizer to terms per language, rebuilt from the
+    stored title and text of every chunk; nothing is embedded again. One transaction: a kill leaves the old
+    index, and the next start does it again."""
+    db.execute("BEGIN")
+    try:
+        if "lang" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
+            db.execute("ALTER TABLE chunks ADD COLUMN lang TEXT")
+        db.execute("DROP TABLE IF EXISTS chunks_analysed")
+        db.execute(_ANALYSED.format(name="chunks_analysed"))
+        rows = db.execute("SELECT rowid, title, text FROM chunks_fts ORDER BY rowid")
+        done = 0
+        while batch := rows.fetchmany(_BATCH):
+            analysed = [(rowid, title, text, chunk_terms(title or "", text or "")) for rowid, title, text in batch]
+            db.executemany(
+                "INSERT INTO chunks_analysed(rowid, title, text, title_terms, text_terms) VALUES (?, ?, ?, ?, ?)",
+                [(r, ti, tx, " ".join(t.title), " ".join(t.text)) for r, ti, tx, t in analysed],
+            )
+            db.executemany("UPDATE chunks SET lang = ? WHERE rowid = ?", [(t.lang, r) for r, _, _, t in analysed])
+            done += len(batch)
+            log.info("keyword index: %d chunks analysed per language", done)
+        db.execute("DROP TABLE chunks_fts")
+        db.execute("ALTER TABLE chunks_analysed RENAME TO chunks_fts")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+MIGRATIONS: Migrations = [(1, _SCHEMA), (2, _analysed_terms)]
 
 
 def document_id(source: str) -> str:
@@ -145,15 +186,19 @@ class KeywordIndex:
                 raise
 
     def add(self, source: str, title: str, items: list[tuple[str, str]]) -> None:
-        """Add (chunk_id, text) pairs in one transaction; ids already present are left alone."""
+        """Add (chunk_id, text) pairs in one transaction; ids already present are left alone. Each new chunk's
+        language is detected and stored, and its terms analysed in it."""
         with self.transaction():
             for chunk_id, text in items:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO chunks(chunk_id, source) VALUES (?, ?)", (chunk_id, source)
                 )
                 if cur.rowcount:
+                    terms = chunk_terms(title or "", text)
+                    self._db.execute("UPDATE chunks SET lang = ? WHERE rowid = ?", (terms.lang, cur.lastrowid))
                     self._db.execute(
-                        "INSERT INTO chunks_fts(rowid, title, text) VALUES (?, ?, ?)", (cur.lastrowid, title, text)
+                        "INSERT INTO chunks_fts(rowid, title, text, title_terms, text_terms) VALUES (?, ?, ?, ?, ?)",
+                        (cur.lastrowid, title, text, " ".join(terms.title), " ".join(terms.text)),
                     )
 
     def delete(self, chunk_ids: list[str]) -> None:
@@ -182,11 +227,12 @@ class KeywordIndex:
         return out
 
     def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
-        """(chunk_id, bm25 score) best first; higher is better."""
+        """(chunk_id, bm25 score) best first; higher is better. The query is analysed in its detected language."""
         return self.search_any(query_terms(query), limit, title_weight)
 
     def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
-        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches)."""
+        """Chunks matching any of the terms or phrases (terms joined by a space, as rag/index/terms.py gives
+        them), by BM25 summed over the phrases each one matches."""
         phrases = [" ".join(p.replace('"', " ").split()) for p in phrases]
         match = " OR ".join(f'"{p}"' for p in phrases if p)
         if not match:
@@ -195,14 +241,14 @@ class KeywordIndex:
         # matching row (tens of thousands for common words in a large index), and this query costs ~40% more.
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.chunk_id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts "
+                "SELECT c.chunk_id, f.s FROM (SELECT rowid, bm25(chunks_fts, 0.0, 0.0, ?, 1.0) AS s FROM chunks_fts "
                 "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?) f JOIN chunks c ON c.rowid = f.rowid ORDER BY f.s",
                 (title_weight, match, limit),
             ).fetchall()
         return [(cid, -score) for cid, score in rows]
 
     def doc_freq(self, stems: list[str]) -> dict[str, int]:
-        """How many chunks hold each term, given as the index stores it (Porter-stemmed, lower case)."""
+        """How many chunks hold each term, given as the index stores it (rag/index/terms.py)."""
         if not stems:
             return {}
         marks = ",".join("?" * len(stems))

@@ -1,13 +1,13 @@
 """The keyword (BM25) index and the document manifest in PostgreSQL, shared by every replica (RAG_DATABASE_URL).
 
 Same methods and the same ranking as rag/index/keyword.py's SQLite FTS5 index: BM25 exactly as FTS5's bm25()
-computes it, over the same tokens (rag/index/terms.py). Not `ts_rank`, which has no idf. The index is a postings
-table (collection, term, chunk) -> (count in the title, count in the text, chunk length), where a term is a
-stem or two adjacent stems ("wind turbin", for phrase queries); the stems' document frequencies and the
-collection's chunk and token totals are kept in their own rows, updated in the same statement as the
-postings (a pair's frequency is counted from its postings when asked: pairs are most of the distinct
-terms, and rarely queried). A query reads the postings of its terms through one btree and scores them in
-one statement.
+computes it, over the same terms (rag/index/terms.py: analysed per language, in Python, for both). Not
+`ts_rank`, which has no idf. The index is a postings table (collection, term, chunk) -> (count in the title,
+count in the text, chunk length), where a term is a stem or two adjacent stems ("wind turbin", for phrase
+queries); the stems' document frequencies and the collection's chunk and token totals are kept in their own
+rows, updated in the same statement as the postings (a pair's frequency is counted from its postings when
+asked: pairs are most of the distinct terms, and rarely queried). A query reads the postings of its terms
+through one btree and scores them in one statement.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rag.index.database import connect, describe, migrate_postgres
+from rag.index.database import Migrations, connect, describe, migrate_postgres
 from rag.index.keyword import DocumentRecord, document_id
-from rag.index.terms import query_terms, tokens
+from rag.index.terms import ChunkTerms, chunk_terms, query_terms
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,20 @@ CREATE TABLE IF NOT EXISTS rag_terms (
 );
 """
 
-MIGRATIONS = [
+MIGRATIONS: Migrations = [
     (1, _SCHEMA),
     # The chunk's text lives here, not in Chroma (which keeps vectors and positions): see VectorStore.upsert.
     (2, "ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS text text"),
+    (3, lambda conn: _analysed_terms(conn)),  # defined below, with the functions it uses
 ]
 
 # Each write is one statement (data-modifying CTEs): one round trip, and atomic in autocommit mode.
 _ADD = """
 WITH c AS (
-    INSERT INTO rag_chunks (collection, chunk_id, source, length, text)
-    SELECT %(c)s, u.cid, %(source)s, u.len, u.text
-    FROM unnest(%(cids)s::text[], %(lens)s::int[], %(texts)s::text[]) WITH ORDINALITY AS u(cid, len, text, n)
+    INSERT INTO rag_chunks (collection, chunk_id, source, length, text, lang)
+    SELECT %(c)s, u.cid, %(source)s, u.len, u.text, u.lang
+    FROM unnest(%(cids)s::text[], %(lens)s::int[], %(texts)s::text[], %(langs)s::text[])
+        WITH ORDINALITY AS u(cid, len, text, lang, n)
     ORDER BY u.n
     ON CONFLICT (collection, chunk_id) DO NOTHING
     RETURNING id, chunk_id, length
@@ -144,31 +146,96 @@ SELECT c.chunk_id, top.score FROM top JOIN rag_chunks c ON c.id = top.chunk ORDE
 
 def row_postings(title: str, text: str) -> tuple[dict[str, tuple[int, int]], int]:
     """A chunk's terms (stems and adjacent pairs) -> (count in the title, count in the text); and its length."""
-    title_tokens, text_tokens = tokens(title), tokens(text)
+    return postings(chunk_terms(title, text))
+
+
+def postings(analysed: ChunkTerms) -> tuple[dict[str, tuple[int, int]], int]:
+    """The same, of a chunk analysed already."""
     counts: dict[str, tuple[int, int]] = {}
-    for col, toks in ((0, title_tokens), (1, text_tokens)):
+    for col, toks in ((0, analysed.title), (1, analysed.text)):
         # A phrase never spans two columns, so pairs are taken within each one.
         grams = Counter(toks) + Counter(f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False))
         for term, n in grams.items():
             t, x = counts.get(term, (0, 0))
             counts[term] = (t + n, x) if col == 0 else (t, x + n)
-    return counts, len(title_tokens) + len(text_tokens)
+    return counts, analysed.length
 
 
 def phrase_terms(phrases: list[str]) -> Counter[str]:
     """Each phrase as the term it is stored under, counted (FTS5 sums a repeated phrase twice).
 
-    A phrase of one token is a stem, of two an adjacent pair. Longer ones (words joined by `_`, or scripts
-    whose vowel signs split words into several tokens) are not stored and match nothing here.
+    A phrase of one term is a term, of two an adjacent pair. Longer ones are not stored and match nothing here.
     """
     out: Counter[str] = Counter()
     for phrase in phrases:
-        toks = tokens(phrase)
+        toks = phrase.replace('"', " ").split()
         if 1 <= len(toks) <= 2:
             out[" ".join(toks)] += 1
         elif toks:
-            log.debug("phrase %r has %d tokens; only words and pairs are indexed", phrase, len(toks))
+            log.debug("phrase %r has %d terms; only terms and pairs are indexed", phrase, len(toks))
     return out
+
+
+def _analysed_terms(conn: Any) -> None:
+    """Migration 3 (issue 21): every chunk's postings again, from its stored text analysed in its own language
+    (rag/index/terms.py) instead of FTS5's English porter tokens; nothing is embedded again. Chunks stored
+    before their text was kept here (migration 2) keep their old postings until their file is ingested again."""
+    conn.execute("ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS lang text")
+    for (cid,) in conn.execute("SELECT id FROM rag_collections ORDER BY id").fetchall():
+        rows = conn.execute(
+            "SELECT c.id, coalesce(d.title, ''), c.text FROM rag_chunks c LEFT JOIN rag_documents d "
+            "ON d.collection = c.collection AND d.source = c.source WHERE c.collection = %s AND c.text IS NOT NULL",
+            (cid,),
+        ).fetchall()
+        without_text = conn.execute(
+            "SELECT count(*) FROM rag_chunks WHERE collection = %s AND text IS NULL", (cid,)
+        ).fetchone()[0]
+        if without_text:
+            log.warning(
+                "%d chunks of collection %d have no stored text and keep their English-only keyword terms; "
+                "ingest their files again (`rag ingest --force`) to index them per language",
+                without_text,
+                cid,
+            )
+        conn.execute("DELETE FROM rag_postings WHERE chunk = ANY(%s)", ([r[0] for r in rows],))
+        for b in range(0, len(rows), 1000):
+            batch = [(chunk, chunk_terms(title, text)) for chunk, title, text in rows[b : b + 1000]]
+            p_chunk: list[int] = []
+            p_term: list[str] = []
+            p_title: list[int] = []
+            p_text: list[int] = []
+            p_len: list[int] = []
+            for chunk, analysed in batch:
+                counts, length = postings(analysed)
+                for term, (in_title, in_text) in counts.items():
+                    p_chunk.append(chunk)
+                    p_term.append(term)
+                    p_title.append(in_title)
+                    p_text.append(in_text)
+                    p_len.append(length)
+            conn.execute(
+                "INSERT INTO rag_postings (collection, term, chunk, in_title, in_text, length) "
+                "SELECT %s, u.term, u.chunk, u.t, u.x, u.len "
+                "FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::int[], %s::int[]) AS u(term, chunk, t, x, len)",
+                (cid, p_term, p_chunk, p_title, p_text, p_len),
+            )
+            conn.execute(
+                "UPDATE rag_chunks c SET length = u.len, lang = u.lang "
+                "FROM unnest(%s::bigint[], %s::int[], %s::text[]) AS u(id, len, lang) WHERE c.id = u.id",
+                ([c for c, _ in batch], [a.length for _, a in batch], [a.lang for _, a in batch]),
+            )
+            log.info("keyword index (PostgreSQL): %d chunks analysed per language", min(b + 1000, len(rows)))
+        conn.execute("DELETE FROM rag_terms WHERE collection = %s", (cid,))
+        conn.execute(
+            "INSERT INTO rag_terms (collection, term, df) SELECT %s, term, count(*) FROM rag_postings "
+            "WHERE collection = %s AND strpos(term, ' ') = 0 GROUP BY term",
+            (cid, cid),
+        )
+        conn.execute(
+            "UPDATE rag_collections SET n_tokens = (SELECT coalesce(sum(length), 0) FROM rag_chunks "
+            "WHERE collection = %s) WHERE id = %s",
+            (cid, cid),
+        )
 
 
 class PgKeywordIndex:
@@ -222,13 +289,16 @@ class PgKeywordIndex:
         if not wanted:
             return
         lengths: list[int] = []
+        langs: list[str] = []
         p_cid: list[str] = []
         p_term: list[str] = []
         p_title: list[int] = []
         p_text: list[int] = []
         for cid, text in wanted.items():
-            counts, length = row_postings(title or "", text)
+            analysed = chunk_terms(title or "", text)
+            counts, length = postings(analysed)
             lengths.append(length)
+            langs.append(analysed.lang)
             for term, (in_title, in_text) in counts.items():
                 p_cid.append(cid)
                 p_term.append(term)
@@ -240,6 +310,7 @@ class PgKeywordIndex:
             "cids": list(wanted),
             "lens": lengths,
             "texts": list(wanted.values()),
+            "langs": langs,
         }
         params |= {"p_cid": p_cid, "p_term": p_term, "p_title": p_title, "p_text": p_text}
         with self._db() as db:
@@ -274,11 +345,12 @@ class PgKeywordIndex:
                     )
 
     def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
-        """(chunk_id, bm25 score) best first; higher is better."""
+        """(chunk_id, bm25 score) best first; higher is better. The query is analysed in its detected language."""
         return self.search_any(query_terms(query), limit, title_weight)
 
     def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
-        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches)."""
+        """Chunks matching any of the terms or phrases (terms joined by a space, as rag/index/terms.py gives
+        them), by BM25 summed over the phrases each one matches."""
         wanted = phrase_terms(phrases)
         if not wanted or limit <= 0:
             return []
@@ -289,7 +361,7 @@ class PgKeywordIndex:
         return [(cid, float(score)) for cid, score in rows]
 
     def doc_freq(self, stems: list[str]) -> dict[str, int]:
-        """How many chunks hold each term, given as the index stores it (Porter-stemmed, lower case)."""
+        """How many chunks hold each term, given as the index stores it (rag/index/terms.py)."""
         if not stems:
             return {}
         with self._db() as db:

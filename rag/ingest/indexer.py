@@ -30,6 +30,7 @@ from rag.index.vectors import VectorStore
 from rag.ingest.chunking import Span, chunk_text
 from rag.ingest.loaders import Document, LoadError, walk
 from rag.ingest.sandbox import Reader
+from rag.text import detect_language
 from rag.tokens import encoding
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,8 @@ class Ingestor:
             "end": span.end,
             "line": line,
             "doc_sha256": doc.sha256,
+            # The chunk's language (ISO 639-1), as the keyword index detects it too: a plain string to filter by.
+            "lang": detect_language(span.text),
         }
         if page is not None:
             meta["page"] = page

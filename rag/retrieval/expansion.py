@@ -1,6 +1,6 @@
 """Pseudo-relevance feedback: the best passages of a first search say what else the question is about.
 
-Keyword side (RM3-like): terms frequent in the feedback passages and rare in the index are run as a
+Keyword side (RM3-like): index terms frequent in the feedback passages and rare in the index are run as a
 second BM25 query whose score is added, scaled down, to the question's own. Vector side (Rocchio): the
 question's vector moves towards the mean of the feedback passages' vectors. Both read only what the
 index already holds, so they work on any collection and need no model beyond the embedder.
@@ -9,33 +9,26 @@ index already holds, so they work on any collection and need no model beyond the
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 
-from rag.index.terms import STOPWORDS, stem
-
-_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)  # words of letters only: numbers and ids make poor expansions
+from rag.text import detect_language, terms
 
 
-def candidate_terms(texts: list[str], exclude: set[str]) -> tuple[list[Counter[str]], dict[str, str]]:
-    """Per text, stem counts (stopwords and excluded stems left out); and a surface word for each stem."""
+def _useful(term: str) -> bool:
+    """Words of letters only (numbers and ids make poor expansions), of 3 letters or more; 2 in scripts such as
+    Chinese, whose words are short."""
+    return not any(c.isdigit() for c in term) and (len(term) >= 3 or (len(term) == 2 and not term.isascii()))
+
+
+def candidate_terms(texts: list[str], exclude: set[str]) -> list[Counter[str]]:
+    """Per text, counts of its index terms (in the text's own language), the excluded ones left out."""
     counts: list[Counter[str]] = []
-    surface: dict[str, Counter[str]] = {}
     for text in texts:
-        c: Counter[str] = Counter()
-        for word in _WORD.findall(text.lower()):
-            if word in STOPWORDS:
-                continue
-            s = stem(word)
-            if s in exclude:
-                continue
-            c[s] += 1
-            surface.setdefault(s, Counter())[word] += 1
-        counts.append(c)
-    return counts, {s: words.most_common(1)[0][0] for s, words in surface.items()}
+        counts.append(Counter(t for t in terms(text, detect_language(text)) if _useful(t) and t not in exclude))
+    return counts
 
 
 def expansion_terms(
@@ -45,12 +38,12 @@ def expansion_terms(
     n_chunks: int,
     n_terms: int,
 ) -> list[str]:
-    """The n_terms words that best describe the feedback passages beyond the question's own words.
+    """The n_terms index terms that best describe the feedback passages beyond the question's own terms.
 
     Score = mean over passages of the term's relative frequency, times its idf: frequent in what was found,
     rare in the collection. Terms found in only one passage are dropped as noise.
     """
-    counts, surface = candidate_terms(texts, {stem(t) for t in question_terms})
+    counts = candidate_terms(texts, set(question_terms))
     scores: dict[str, float] = {}
     for c in counts:
         total = sum(c.values()) or 1
@@ -65,7 +58,7 @@ def expansion_terms(
             continue
         ranked.append((score * math.log(1 + n_chunks / df), s))
     ranked.sort(reverse=True)
-    return [surface[s] for _, s in ranked[:n_terms]]
+    return [s for _, s in ranked[:n_terms]]
 
 
 def rocchio(query: np.ndarray, feedback: np.ndarray, weight: float) -> np.ndarray:
