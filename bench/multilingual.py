@@ -3,8 +3,12 @@ carry metadata.lang), and each model's embedding rate on the same chunks.
 
 One command, repeatable after the keyword side changes (indexes are kept under --work and reused):
 
-    nice -n 5 python bench/multilingual.py ../shared/evaldata/xquad --per-language 100
-    nice -n 5 python bench/multilingual.py ../shared/evaldata/cranfield --split dev
+    nice -n 5 python bench/multilingual.py ../shared/evaldata/xquad --per-language 50 --rate-chunks 400
+    nice -n 5 python bench/multilingual.py ../shared/evaldata/cranfield --split dev --rate-chunks 300
+
+(--work DIR keeps the indexes, default /tmp/seedrag-multilingual; the first run embeds XQuAD's 13.5k chunks
+with each model. Keyword mode runs with the first model only unless --keyword-each: the keyword index is the
+same. Per language, the first N questions by id are the same questions in every language.)
 
 Writes bench/results/<dataset>-<split>-<model>.json per model (metrics per mode, per language, index and
 timings; no runs) and bench/results/<dataset>-<split>-embed-rate.json; prints a table. Settings come from the
