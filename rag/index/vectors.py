@@ -69,7 +69,7 @@ class VectorStore:
             raise EmbeddingMismatch(
                 f"collection '{collection}' holds vectors made by '{recorded}', but the embedding model in "
                 f"force is '{embedding_model}'. Use another collection (RAG_COLLECTION=...) or set the "
-                f"embedding backend back to the one that built it."
+                f"embedding model (RAG_EMBEDDING_MODEL, RAG_EMBEDDING_BACKEND) back to the one that built it."
             )
 
     def ids_for(self, source: str) -> set[str]:
