@@ -157,6 +157,7 @@ class FakeEmbedder:
 
     name = "fake-sha256-384"
     max_tokens = MiniLMEmbedder.max_tokens
+    floor = MiniLMEmbedder.floor
     dim = MiniLMEmbedder.dim
 
     def __init__(self) -> None:

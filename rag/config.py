@@ -81,8 +81,10 @@ class Settings(BaseSettings):
     # Retrieval
     top_k: int = Field(5, ge=1, le=50)
     retrieval_mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
-    min_similarity: float = Field(
-        0.25, description="Relevance floor: passages whose cosine similarity to the question is lower are dropped."
+    min_similarity: float | None = Field(
+        None,
+        description="Relevance floor: passages whose cosine similarity to the question is lower are dropped. "
+        "Unset: the embedding model's own (MiniLM 0.25, USE multilingual 0.15).",
     )
     # How hybrid retrieval fuses its two sides; defaults measured on Cranfield (docs/eval.md, `rag eval`).
     fusion: Literal["rrf", "convex"] = Field(

@@ -46,7 +46,7 @@ class CountingEmbedder:
     def __init__(self, inner: Embedder, fail_after: int | None = None) -> None:
         self.inner = inner
         self.name = inner.name
-        self.max_tokens = inner.max_tokens
+        self.max_tokens, self.floor = inner.max_tokens, inner.floor
         self.texts: list[str] = []
         self.fail_after = fail_after  # simulate a kill: raise once this many texts were embedded
 

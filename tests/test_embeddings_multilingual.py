@@ -99,6 +99,11 @@ def test_ingest_and_search_across_languages_and_the_other_model_is_refused(
     assert Path(top[0].source).name == "bahn.md", [(Path(p.source).name, p.score) for p in top]
     top = pipe.retriever.search("Wie schützen Imker ihre Bienenvölker?", top_k=3, floor=-1)
     assert Path(top[0].source).name == "bees.md", [(Path(p.source).name, p.score) for p in top]
+    # Without RAG_MIN_SIMILARITY the floor is the model's own (its cosines run lower than MiniLM's 0.25).
+    scores = {Path(p.source).name: p.score for p in top}
+    kept = pipe.retriever.search("Wie schützen Imker ihre Bienenvölker?", top_k=3)
+    assert settings.min_similarity is None and use.floor == 0.15
+    assert {Path(p.source).name for p in kept} == {name for name, score in scores.items() if score >= 0.15}
     pipe.close()
 
     with pytest.raises(EmbeddingMismatch) as refused:

@@ -37,7 +37,7 @@ class FailingEmbedder:
 
     def __init__(self, inner: MiniLMEmbedder, budget: int) -> None:
         self.inner, self.budget, self.done = inner, budget, 0
-        self.name, self.max_tokens = inner.name, inner.max_tokens
+        self.name, self.max_tokens, self.floor = inner.name, inner.max_tokens, inner.floor
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)

@@ -127,7 +127,8 @@ class Retriever:
     ) -> list[Passage]:
         """The top_k most relevant passages, best first; those under the relevance floor are dropped."""
         k = top_k or self.settings.top_k
-        floor = self.settings.min_similarity if floor is None else floor
+        if floor is None:
+            floor = self.embedder.floor if self.settings.min_similarity is None else self.settings.min_similarity
         return [p for p in self.ranked(question, k, mode) if p.score >= floor]
 
     def pool_size(self, depth: int) -> int:
