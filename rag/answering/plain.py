@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.answering.refusals import Refusals
 from rag.answering.verify import MARKER, stems
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s+(?=[A-Z0-9\"“(])")
@@ -104,11 +105,14 @@ _REFUSAL = re.compile(
 )
 
 
-def is_refusal(answer: str, refusal: str) -> bool:
-    """The model said the passages do not hold the answer (in the set phrase, or close to it)."""
+def is_refusal(answer: str, refusal: str, refusals: Refusals | None = None) -> bool:
+    """The model said the passages do not hold the answer (in the set phrase, or close to it), in English or
+    in a language of `refusals` (prompts/refusals.json)."""
     text = MARKER.sub("", answer).strip()
     if not text:
         return True
     if refusal.lower().rstrip(".") in text.lower():
+        return True
+    if refusals is not None and refusals.recognises(text):
         return True
     return len(text.split()) <= 30 and bool(_REFUSAL.search(text))

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 FUZZY = 0.85
 _MIN_CHARS = 12  # shorter "quotes" ("yes", "1856") locate anywhere and prove nothing
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|$)")
+# Sentence ends: Latin . ! ?, the ideographic 。！？ (no space follows them), the Devanagari danda । ॥, the
+# Arabic question mark ؟ and the Urdu full stop ۔.
+_ENDS = ".!?。！？।॥؟۔"
+_SENTENCE = re.compile(rf"[^{_ENDS}\n]+(?:[{_ENDS}]+[\"')\]」』”’]*|$)")
+# Thai has no sentence mark: a space between two Thai letters ends a sentence (or a clause: as close as
+# spacing gets).
+_THAI_BREAK = re.compile(r"(?<=[\u0e00-\u0e7f]) +(?=[\u0e00-\u0e7f])")
 _WORD = re.compile(r"[^\W_]+")
 _FOLD = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
 
@@ -53,13 +59,17 @@ def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence, trimmed of surrounding spaces."""
     spans = []
     for m in _SENTENCE.finditer(text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
+        pieces = [(m.start(), m.end())]
+        if _THAI_BREAK.search(m.group(0)):
+            cuts = [m.start() + b.start() for b in _THAI_BREAK.finditer(m.group(0))]
+            pieces = list(zip([m.start(), *cuts], [*cuts, m.end()], strict=True))
+        for s, e in pieces:
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if e > s:
+                spans.append((s, e))
     return spans
 
 

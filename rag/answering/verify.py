@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import Stemmer
 
-from rag.answering import quotes
+from rag.answering import language, quotes
 from rag.index.terms import STOPWORDS
 from rag.llm.client import LLM, LLMError
 
@@ -34,51 +34,6 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _STEMMER = Stemmer.Stemmer("english")
 YES_NO = {"yes", "no", "not"}
-# Capitalised words that open questions or are too common to name anything.
-_NOT_NAMES = {
-    "what",
-    "who",
-    "whom",
-    "whose",
-    "which",
-    "when",
-    "where",
-    "why",
-    "how",
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "can",
-    "could",
-    "has",
-    "have",
-    "had",
-    "in",
-    "on",
-    "of",
-    "the",
-    "a",
-    "an",
-    "and",
-    "i",
-    "it",
-    "its",
-    "if",
-    "to",
-    "for",
-    "as",
-    "at",
-    "by",
-    "after",
-    "before",
-    "according",
-    "name",
-    "list",
-}
 
 
 def fence(text: str) -> str:
@@ -86,41 +41,32 @@ def fence(text: str) -> str:
     return re.sub(r"<\s*/?\s*passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
 
 
-def stems(text: str) -> set[str]:
+def english_stems(text: str) -> set[str]:
+    """English content words: the index's English stop words dropped, Snowball English stems."""
     words = [w for w in _WORD.findall(MARKER.sub("", text).lower()) if w not in STOPWORDS and len(w) > 1]
     return set(_STEMMER.stemWords(words))
 
 
-def lexical(claim: str, evidence: str, given: str = "") -> float:
+def english_stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+def stems(text: str, lang: str = language.ENGLISH) -> set[str]:
+    """Content stems of a text in `lang` (rag/answering/language.py; English by default)."""
+    return language.stems(text, lang)
+
+
+def lexical(claim: str, evidence: str, given: str = "", lang: str = language.ENGLISH) -> float:
     """Share of the claim's content words, less those in `given` (the question), found in the evidence."""
-    words = stems(claim) - stems(given) - YES_NO
+    words = stems(claim, lang) - stems(given, lang) - YES_NO
     if not words:
         return 1.0
-    return len(words & stems(evidence)) / len(words)
+    return len(words & stems(evidence, lang)) / len(words)
 
 
-def names(question: str) -> set[str]:
-    """The names a question asks about: its capitalised words past the first."""
-    found = set()
-    for i, m in enumerate(re.finditer(r"[^\W_]+(?:[-'][^\W_]+)*", question)):
-        word = m.group(0)
-        if word.lower() in _NOT_NAMES or len(word) < 2:
-            continue
-        if i > 0 and word[0].isupper():
-            found.add(word.lower())
-    return found
-
-
-def missing_names(question: str, passage: str, title: str) -> set[str]:
-    """The question's names that neither the passage nor its document's title mention (stem-tolerant)."""
-    have = stems(passage + " " + title) | {w.lower() for w in _WORD.findall(passage + " " + title)}
-    return {n for n in names(question) if n not in have and _STEMMER.stemWord(n) not in have}
-
-
-def about_something_else(question: str, passage: str, title: str) -> set[str]:
-    """The missing names when more than half of the question's names are missing, else an empty set."""
-    missing = missing_names(question, passage, title)
-    return missing if 2 * len(missing) > len(names(question)) else set()
+names = language.names
+missing_names = language.missing_names
+about_something_else = language.about_something_else
 
 
 def entails(llm: LLM, template: str, evidence: str, question: str, answer: str) -> bool | None:
