@@ -267,6 +267,7 @@ class Answerer:
             o.min_lexical,
             self.prompts.verify_yes_no,
             o.claim.realign,
+            self.lang,
         )
         checks.update({k: v for k, v in verdict.items() if k not in ("start", "end")})
         checks["draft"] = parsed.answer  # what the model answered, shown only if the checks pass
@@ -278,7 +279,7 @@ class Answerer:
         # The marker goes after the text as written, so what was streamed is a prefix of the final answer and
         # a client that cannot take words back (OpenAI-style streams) only has to add it.
         sentence = p.text[int(verdict["start"]) : int(verdict["end"])].strip()
-        text, checks["answer"] = compose(standalone, parsed.answer, sentence, verdict.get("polarity"))
+        text, checks["answer"] = compose(standalone, parsed.answer, sentence, verdict.get("polarity"), self.lang)
         text += f" [{n}]"
         span = (p.start + int(verdict["start"]), p.start + int(verdict["end"]))
         return Answer(
@@ -301,8 +302,8 @@ class Answerer:
     ) -> Generator[Token, None, Answer]:
         """Evidence by sentence ids: the model sees numbered sentences and names the ones it relies on."""
         o = self.options
-        every = sentences.split(passages)
         langs = Languages(self.lang, tuple(language.detect(p.text) for p in passages))
+        every = sentences.split(passages, langs)
         shown = sentences.focus(standalone, every, o.sentences, langs)
         fmt = reply.claims_format([s.id for s in shown], o.max_claims)
         raw, streamed = yield from self._write(self._ids_messages(standalone, passages, shown), True, fmt)
@@ -329,7 +330,7 @@ class Answerer:
         if not claims:
             return self._refusal(question, standalone, passages, retrieval_ms, t1, {**checks, "reply": "refused"})
         checks["draft"] = " ".join(c.text for c in claims)
-        yes_no = support.is_yes_no(standalone)
+        yes_no = support.is_yes_no(standalone, self.lang)
         results = [
             check_claim(standalone, c, every, passages, self._judge, o.claim, langs)
             for c in (claims[:1] if yes_no else claims[: o.max_claims])
@@ -547,7 +548,9 @@ class Answerer:
         return f"{rewritten} {question}" if missing else rewritten
 
 
-def compose(question: str, answer: str, sentence: str, polarity: str | None) -> tuple[str, str]:
+def compose(
+    question: str, answer: str, sentence: str, polarity: str | None, lang: str = language.ENGLISH
+) -> tuple[str, str]:
     """The answer as shown, and how it was made ("model", "quote" or "polarity+quote").
 
     A yes/no question opens with the yes or no the quoted sentence gave (`polarity`), followed by the
@@ -557,8 +560,8 @@ def compose(question: str, answer: str, sentence: str, polarity: str | None) -> 
     lead = support.LEADING_YES_NO.match(text)
     said = lead.group(1).lower() if lead else None
     rest = text[lead.end() :].strip() if lead else text
-    has_content = bool(support.stems(rest) - support.YES_NO)
-    if support.is_yes_no(question):
+    has_content = bool(support.stems(rest, lang) - support.YES_NO)
+    if support.is_yes_no(question, lang):
         word = polarity or said
         if word is None:
             return text, "model"

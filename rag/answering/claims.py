@@ -112,7 +112,7 @@ def check_claim(
         want = new or verify.stems(text, lang)
         named = [max(sentences, key=lambda s: (cover(want, [s]), -s.passage))]
         out.anchor = "posthoc"
-    yes_no = verify.is_yes_no(question)
+    yes_no = verify.is_yes_no(question, qlang)
     evidence = named
     if not new and not yes_no:
         # Restates the question: its evidence sentence stands in if it says more and is about the question.

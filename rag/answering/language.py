@@ -247,10 +247,10 @@ def missing_names(question: str, passage: str, title: str, lang: str = ENGLISH) 
         if lang == ENGLISH:
             from rag.answering.verify import english_stem
 
-            stemmed = english_stem(n)
+            found = english_stem(n) in have
         else:
-            stemmed = analyzer.stem(n, lang)
-        return stemmed in have or (bool(folded) and _chars(n) in folded)
+            found = set(analyzer.terms(n, lang)) <= have  # stemmed as the passage's words were
+        return found or (bool(folded) and _chars(n) in folded)
 
     return {n for n in names(question, lang) if not present(n)}
 

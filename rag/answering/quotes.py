@@ -55,8 +55,29 @@ def _norm_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def sentences(text: str) -> list[tuple[int, int]]:
+# Languages that write ordinals with a full stop ("im 17. Jahrhundert", "am 3. Oktober"): a number of one or
+# two digits and its stop do not end a sentence there.
+ORDINAL_STOP = frozenset(
+    {"de", "da", "no", "nb", "fi", "cs", "sk", "pl", "hu", "tr", "sl", "hr", "sr", "et", "lv", "is"}
+)
+_ORDINAL = re.compile(r"(?:^|\s)\d{1,2}\.$")
+
+
+def sentences(text: str, lang: str = "en") -> list[tuple[int, int]]:
     """(start, end) of each sentence, trimmed of surrounding spaces."""
+    spans = _sentences(text)
+    if lang not in ORDINAL_STOP:
+        return spans
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and _ORDINAL.search(text[out[-1][0] : out[-1][1]]) and "\n" not in text[out[-1][1] : s]:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
     spans = []
     for m in _SENTENCE.finditer(text):
         pieces = [(m.start(), m.end())]

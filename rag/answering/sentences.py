@@ -28,10 +28,10 @@ class Sentence:
     text: str
 
 
-def split(passages: list[Passage]) -> list[Sentence]:
+def split(passages: list[Passage], langs: Languages | None = None) -> list[Sentence]:
     """Every sentence of every passage, numbered in order. Very short fragments ("(b)", "Fig. 2") join the next.
     Chunks overlap, so a sentence two passages share is numbered once, in the first (better ranked) of them."""
-    out = _split(passages)
+    out = _split(passages, langs or Languages.english(len(passages)))
     seen: set[tuple[str, int, int]] = set()
     unique: list[Sentence] = []
     for s in out:
@@ -43,11 +43,11 @@ def split(passages: list[Passage]) -> list[Sentence]:
     return unique
 
 
-def _split(passages: list[Passage]) -> list[Sentence]:
+def _split(passages: list[Passage], langs: Languages) -> list[Sentence]:
     out: list[Sentence] = []
     for i, p in enumerate(passages):
         pending: tuple[int, int] | None = None
-        for s, e in sentence_spans(p.text):
+        for s, e in sentence_spans(p.text, langs.passage(i)):
             if pending is not None:
                 s = pending[0]
                 pending = None

@@ -97,9 +97,10 @@ def leading_yes_no(answer: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def is_yes_no(question: str) -> bool:
-    """A question that opens like one answered by yes or no ("Was…", "Does…")."""
-    return bool(_YES_NO_QUESTION.match(question))
+def is_yes_no(question: str, lang: str = language.ENGLISH) -> bool:
+    """An English question that opens like one answered by yes or no ("Was…", "Does…"). Other languages are
+    not read as yes/no questions (German "Was" asks what): their yes/no answers are checked as any claim."""
+    return lang == language.ENGLISH and bool(_YES_NO_QUESTION.match(question))
 
 
 def yes_or_no(llm: LLM, template: str, evidence: str, question: str) -> str | None:
@@ -126,6 +127,7 @@ def check_reply(
     min_lexical: float = 0.5,
     yes_no_template: str = "",
     realign: bool = False,
+    lang: str = language.ENGLISH,
 ) -> dict[str, Any]:
     """Where the model's quote is and what each check says of its answer; `withheld` names the first that
     failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
@@ -154,7 +156,7 @@ def check_reply(
             out.update(passage=best[0] + 1, start=start, end=end, anchor="realigned")
     failed = []
     if names_check:
-        missing = about_something_else(question, p.text, f"{p.title} {p.name}")
+        missing = about_something_else(question, p.text, f"{p.title} {p.name}", lang)
         if missing:
             out["missing"] = sorted(missing)
             failed.append("question_names_not_in_passage")
@@ -164,11 +166,12 @@ def check_reply(
     evidence = p.text[start:end]
     said = leading_yes_no(answer)
     claim = LEADING_YES_NO.sub("", MARKER.sub("", answer)).strip()
-    if llm is not None and (not is_yes_no(question) or stems(claim) - YES_NO):
+    yes_no = is_yes_no(question, lang)
+    if llm is not None and (not yes_no or stems(claim) - YES_NO):
         out["entailed"] = entails(llm, template, evidence, question, answer)
         if out["entailed"] is False:
             failed.append("quote_does_not_state_answer")
-    if llm is not None and is_yes_no(question) and yes_no_template:
+    if llm is not None and yes_no and yes_no_template:
         out["polarity"] = yes_or_no(llm, yes_no_template, evidence, question)
         if said and out["polarity"] and said != out["polarity"]:
             # The answer says yes, the sentence alone says no (or the reverse): the quote does not settle it.
