@@ -74,8 +74,8 @@ class Prompts:
             passage_sentences=read("passage_sentences.md"),
             naive=read("naive.md"),
             instructions=read("instructions.md"),
-            answer_language=read("answer_language.md"),
-            refusals=Refusals.load(directory / "refusals.json")
-            if (directory / "refusals.json").exists()
-            else Refusals(),
+            # Optional: a prompts folder copied from a release before them still works (questions in other
+            # languages then get the English prompt and non-answer).
+            answer_language=read("answer_language.md") if (directory / "answer_language.md").exists() else "",
+            refusals=Refusals.load(refusals) if (refusals := directory / "refusals.json").exists() else Refusals(),
         )
