@@ -15,6 +15,7 @@ import pytest
 from rag.answering import language, verify
 from rag.answering.claims import ClaimOptions, check_claim
 from rag.answering.language import Languages
+from rag.answering.plain import check as plain_check
 from rag.answering.plain import is_refusal
 from rag.answering.prompts import Prompts
 from rag.answering.quotes import sentences as sentence_spans
@@ -239,3 +240,13 @@ def test_a_multilingual_qa_folder_is_read_and_reported_per_language(tmp_path: Pa
     assert rows_by["de"]["accuracy"] == 0.0
     lines = by_language.table(rows_by)
     assert lines[1].startswith("de") and lines[2].startswith("zh")
+
+
+def test_a_plain_german_reply_is_checked_sentence_by_sentence_in_german() -> None:
+    """A server without schemas: each sentence of its plain reply kept only when a passage supports it, the
+    words compared with German stems ("öffentlich" in "Öffentlichkeit")."""
+    passage_text = "Seit dem Jahr 1727 ist der Park für die Öffentlichkeit zugänglich."
+    reply = "Der Park ist seit 1727 öffentlich zugänglich. Im Park stand ein großer Zoo mit Elefanten."
+    checked = plain_check(reply, [passage_text], langs=Languages("de", ("de",)))
+    assert checked.text == "Der Park ist seit 1727 öffentlich zugänglich [1]."
+    assert checked.dropped == ["Im Park stand ein großer Zoo mit Elefanten."]

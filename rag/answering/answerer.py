@@ -475,7 +475,8 @@ class Answerer:
         gen_ms = _ms_since(t1)
         if is_refusal(raw, self.prompts.refusal, self.prompts.refusals):
             return self._refusal(question, standalone, passages, retrieval_ms, t1, {"reply": "refused"})
-        checked = check(raw, [p.text for p in passages])
+        langs = Languages(self.lang, tuple(language.detect(p.text) for p in passages))
+        checked = check(raw, [p.text for p in passages], langs=langs)
         removed = {"invented": checked.invented, "unsupported": checked.unsupported, "added": checked.added}
         if checked.invented or checked.unsupported:
             log.info("citations removed: invented %s, unsupported %s", checked.invented, checked.unsupported)
