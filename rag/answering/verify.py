@@ -131,7 +131,8 @@ def check_reply(
 ) -> dict[str, Any]:
     """Where the model's quote is and what each check says of its answer; `withheld` names the first that
     failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
-    the answer harness can tell what each contributes). `llm` None: no entailment check.
+    the answer harness can tell what each contributes). `llm` None: no entailment check. `lang`: the question's
+    language, in which names and words are read (this mode compares words in that one language only).
 
     A yes/no question is also asked of the quoted sentence alone (`polarity`): when the answer opens with the
     other word, the quote does not settle the question and the answer is withheld; when it opens with
@@ -143,15 +144,16 @@ def check_reply(
     p = passages[found.passage]
     start, end = quotes.sentence_around(p.text, found.start, found.end)
     out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
-    if realign and lexical(answer, p.text[start:end], given=question) < min_lexical:
+    if realign and lexical(answer, p.text[start:end], given=question, lang=lang) < min_lexical:
         # The model copied a neighbour of the sentence that holds its answer: re-anchor to the retrieved
         # sentence holding most of the answer's new words, if it holds enough of them.
         best = max(
             ((i, s, e) for i, q in enumerate(passages) for s, e in quotes.sentences(q.text)),
-            key=lambda x: lexical(answer, passages[x[0]].text[x[1] : x[2]], given=question),
+            key=lambda x: lexical(answer, passages[x[0]].text[x[1] : x[2]], given=question, lang=lang),
             default=None,
         )
-        if best and lexical(answer, passages[best[0]].text[best[1] : best[2]], given=question) >= min_lexical:
+        best_text = passages[best[0]].text[best[1] : best[2]] if best else ""
+        if best and lexical(answer, best_text, given=question, lang=lang) >= min_lexical:
             p, (start, end) = passages[best[0]], best[1:]
             out.update(passage=best[0] + 1, start=start, end=end, anchor="realigned")
     failed = []
@@ -160,7 +162,7 @@ def check_reply(
         if missing:
             out["missing"] = sorted(missing)
             failed.append("question_names_not_in_passage")
-    out["lexical"] = round(lexical(answer, p.text, given=question), 2)
+    out["lexical"] = round(lexical(answer, p.text, given=question, lang=lang), 2)
     if out["lexical"] < min_lexical:
         failed.append("answer_not_in_passage")
     evidence = p.text[start:end]
