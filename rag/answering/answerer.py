@@ -363,7 +363,7 @@ class Answerer:
         quotes: dict[int, tuple[int, int]] = {}
         for r in kept:
             numbers = list(dict.fromkeys(by_id[i].passage + 1 for i in r.evidence))
-            text = str(r.text) if re.search(r"[.!?…)\"'”’]$", str(r.text)) else f"{r.text}."
+            text = str(r.text) if re.search(r"[.!?…)\"'”’。！？।؟]$", str(r.text)) else f"{r.text}."
             parts.append(f"{text} " + "".join(f"[{n}]" for n in numbers))
             spans = [(by_id[i].passage + 1, *span) for i, span in zip(r.evidence, r.spans, strict=True)]
             for n, start, end in spans:
