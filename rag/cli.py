@@ -261,7 +261,8 @@ def cmd_eval_answers(args: argparse.Namespace, settings: Settings) -> int:
     from rag.llm.local import local_model
 
     try:
-        data = ea.load_qa(Path(args.folder), Path(args.queries) if args.queries else None)
+        langs = {x.strip() for x in args.lang.split(",") if x.strip()} if args.lang else None
+        data = ea.load_qa(Path(args.folder), Path(args.queries) if args.queries else None, langs)
     except DatasetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -423,6 +424,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="JSONL of model replies keyed by their exact request: replies found there are replayed (with the "
         "seconds they took), others are asked and added; a change to the checks then reruns in seconds",
+    )
+    s.add_argument(
+        "--lang",
+        metavar="CODES",
+        help="only questions whose metadata.lang is one of these (comma-separated, e.g. en,de,zh) and only documents "
+        "in them; --limit is then shared evenly among the languages, and the figures are also given per language",
     )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_eval_answers)

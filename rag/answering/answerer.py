@@ -19,9 +19,10 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.answering import reply, sentences
+from rag.answering import language, reply, sentences
 from rag.answering import verify as support
 from rag.answering.claims import ClaimOptions, check_claim
+from rag.answering.language import Languages
 from rag.answering.plain import check, is_refusal
 from rag.answering.prompts import Prompts
 from rag.answering.verdict import ClaimCheck, Withheld
@@ -163,6 +164,7 @@ class AnswerOptions:
 
 class Answerer:
     instructions = ""  # set on the per-answer copy that stream() makes
+    lang = language.ENGLISH  # the question's language, likewise
 
     def __init__(self, retriever: Retriever, llm: LLM, prompts: Prompts, options: AnswerOptions | None = None) -> None:
         self.retriever = retriever
@@ -194,6 +196,7 @@ class Answerer:
 
     def _stream(self, question: str, history: list[Message] | None, top_k: int | None) -> Generator[Event, None, None]:
         question = question.strip()
+        self.lang = language.detect(question)  # the asker's words, not the rewrite: the model may change language
         t0 = time.perf_counter()
         standalone = self.standalone(question, history or [])
         passages = self.retriever.search(standalone, top_k)
@@ -201,10 +204,9 @@ class Answerer:
         yield Sources(passages, standalone, retrieval_ms)
         t1 = time.perf_counter()
         if not passages:
-            yield Token(self.prompts.no_passages)
-            yield Done(
-                Answer(question, self.prompts.no_passages, [], True, self.llm.model, retrieval_ms, 0.0, [], standalone)
-            )
+            nothing = self.prompts.no_passages_in(self.lang)
+            yield Token(nothing)
+            yield Done(Answer(question, nothing, [], True, self.llm.model, retrieval_ms, 0.0, [], standalone))
             return
         try:
             if self.options.evidence == "ids":
@@ -266,6 +268,7 @@ class Answerer:
             o.min_lexical,
             self.prompts.verify_yes_no,
             o.claim.realign,
+            self.lang,
         )
         checks.update({k: v for k, v in verdict.items() if k not in ("start", "end")})
         checks["draft"] = parsed.answer  # what the model answered, shown only if the checks pass
@@ -277,7 +280,7 @@ class Answerer:
         # The marker goes after the text as written, so what was streamed is a prefix of the final answer and
         # a client that cannot take words back (OpenAI-style streams) only has to add it.
         sentence = p.text[int(verdict["start"]) : int(verdict["end"])].strip()
-        text, checks["answer"] = compose(standalone, parsed.answer, sentence, verdict.get("polarity"))
+        text, checks["answer"] = compose(standalone, parsed.answer, sentence, verdict.get("polarity"), self.lang)
         text += f" [{n}]"
         span = (p.start + int(verdict["start"]), p.start + int(verdict["end"]))
         return Answer(
@@ -300,8 +303,9 @@ class Answerer:
     ) -> Generator[Token, None, Answer]:
         """Evidence by sentence ids: the model sees numbered sentences and names the ones it relies on."""
         o = self.options
-        every = sentences.split(passages)
-        shown = sentences.focus(standalone, every, o.sentences)
+        langs = Languages(self.lang, tuple(language.detect(p.text) for p in passages))
+        every = sentences.split(passages, langs)
+        shown = sentences.focus(standalone, every, o.sentences, langs)
         fmt = reply.claims_format([s.id for s in shown], o.max_claims)
         raw, streamed = yield from self._write(self._ids_messages(standalone, passages, shown), True, fmt)
         claims = reply.parse_claims(raw)
@@ -317,12 +321,19 @@ class Answerer:
             if plain.removed_citations.get("invented"):
                 plain.removed_citations["invented"] = unknown  # as the model wrote them
             return plain
+        if self.lang != language.ENGLISH:
+            checks["language"] = self.lang
+        if claims and all(self.prompts.refusals.recognises(c.text) for c in claims):
+            # A non-answer written as a claim, in another language (prompts/refusals.json). English claims are
+            # left to the checks: "The body was not found until 1990" is an answer.
+            checks["draft"] = " ".join(c.text for c in claims)
+            claims = ()
         if not claims:
             return self._refusal(question, standalone, passages, retrieval_ms, t1, {**checks, "reply": "refused"})
         checks["draft"] = " ".join(c.text for c in claims)
-        yes_no = support.is_yes_no(standalone)
+        yes_no = support.is_yes_no(standalone, self.lang)
         results = [
-            check_claim(standalone, c, every, passages, self._judge, o.claim)
+            check_claim(standalone, c, every, passages, self._judge, o.claim, langs)
             for c in (claims[:1] if yes_no else claims[: o.max_claims])
         ]
         if yes_no:
@@ -353,7 +364,7 @@ class Answerer:
         quotes: dict[int, tuple[int, int]] = {}
         for r in kept:
             numbers = list(dict.fromkeys(by_id[i].passage + 1 for i in r.evidence))
-            text = str(r.text) if re.search(r"[.!?…)\"'”’]$", str(r.text)) else f"{r.text}."
+            text = str(r.text) if re.search(r"[.!?…)\"'”’。！？।؟]$", str(r.text)) else f"{r.text}."
             parts.append(f"{text} " + "".join(f"[{n}]" for n in numbers))
             spans = [(by_id[i].passage + 1, *span) for i, span in zip(r.evidence, r.spans, strict=True)]
             for n, start, end in spans:
@@ -413,13 +424,26 @@ class Answerer:
     ) -> list[dict[str, str]]:
         blocks = sentences.render(shown, passages, self.prompts.passage_sentences)
         template = self.prompts.answer_ids_retry if retry else self.prompts.answer_ids
+        content = self._in_language(template.format(passages=blocks, question=question))
         return [
             {"role": "system", "content": self.prompts.answer_system.format(refusal=self.prompts.refusal)},
-            {"role": "user", "content": self._with_instructions(template.format(passages=blocks, question=question))},
+            {"role": "user", "content": self._with_instructions(content)},
         ]
 
+    def _in_language(self, content: str) -> str:
+        """The prompt, told to answer in the question's language when that is not English (a named language:
+        a small model follows "in German" better than "in the question's language"). English keeps the
+        prompt its figures were measured with."""
+        if self.lang == language.ENGLISH or not self.prompts.answer_language:
+            return content
+        return content + "\n" + self.prompts.answer_language.format(language=language.name_of(self.lang))
+
     def _refused(self, parsed: reply.Reply) -> bool:
-        return not parsed.answer or not parsed.quote or is_refusal(parsed.answer, self.prompts.refusal)
+        return (
+            not parsed.answer
+            or not parsed.quote
+            or is_refusal(parsed.answer, self.prompts.refusal, self.prompts.refusals)
+        )
 
     def _refusal(
         self,
@@ -432,7 +456,7 @@ class Answerer:
     ) -> Answer:
         return Answer(
             question,
-            self.prompts.refusal,
+            self.prompts.refusal_in(self.lang),
             [],
             True,
             self.llm.model,
@@ -450,9 +474,10 @@ class Answerer:
     ) -> Answer:
         """A plain reply: each sentence must be supported by the passage it cites, or it is removed."""
         gen_ms = _ms_since(t1)
-        if is_refusal(raw, self.prompts.refusal):
+        if is_refusal(raw, self.prompts.refusal, self.prompts.refusals):
             return self._refusal(question, standalone, passages, retrieval_ms, t1, {"reply": "refused"})
-        checked = check(raw, [p.text for p in passages])
+        langs = Languages(self.lang, tuple(language.detect(p.text) for p in passages))
+        checked = check(raw, [p.text for p in passages], langs=langs)
         removed = {"invented": checked.invented, "unsupported": checked.unsupported, "added": checked.added}
         if checked.invented or checked.unsupported:
             log.info("citations removed: invented %s, unsupported %s", checked.invented, checked.unsupported)
@@ -467,7 +492,7 @@ class Answerer:
             checks["withheld"] = "no_supported_sentence"
         return Answer(
             question,
-            self.prompts.refusal if withheld else checked.text,
+            self.prompts.refusal_in(self.lang) if withheld else checked.text,
             [(n, passages[n - 1]) for n in checked.cited],
             withheld,
             self.llm.model,
@@ -489,7 +514,7 @@ class Answerer:
         )
         template = self.prompts.answer_retry if retry else self.prompts.answer_user
         content = self._with_instructions(
-            template.format(passages=blocks, question=question, refusal=self.prompts.refusal)
+            self._in_language(template.format(passages=blocks, question=question, refusal=self.prompts.refusal))
         )
         return [
             {"role": "system", "content": self.prompts.answer_system.format(refusal=self.prompts.refusal)},
@@ -525,7 +550,9 @@ class Answerer:
         return f"{rewritten} {question}" if missing else rewritten
 
 
-def compose(question: str, answer: str, sentence: str, polarity: str | None) -> tuple[str, str]:
+def compose(
+    question: str, answer: str, sentence: str, polarity: str | None, lang: str = language.ENGLISH
+) -> tuple[str, str]:
     """The answer as shown, and how it was made ("model", "quote" or "polarity+quote").
 
     A yes/no question opens with the yes or no the quoted sentence gave (`polarity`), followed by the
@@ -535,8 +562,8 @@ def compose(question: str, answer: str, sentence: str, polarity: str | None) -> 
     lead = support.LEADING_YES_NO.match(text)
     said = lead.group(1).lower() if lead else None
     rest = text[lead.end() :].strip() if lead else text
-    has_content = bool(support.stems(rest) - support.YES_NO)
-    if support.is_yes_no(question):
+    has_content = bool(support.stems(rest, lang) - support.YES_NO)
+    if support.is_yes_no(question, lang):
         word = polarity or said
         if word is None:
             return text, "model"

@@ -17,18 +17,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.answering.language import Languages
+from rag.answering.refusals import Refusals
 from rag.answering.verify import MARKER, stems
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s+(?=[A-Z0-9\"“(])")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?।؟])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s+(?=[A-Z0-9\"“(]|[^\W\d_a-z\u00df-\u024f\u0430-\u045f\u03ac-\u03ce])"
+    # After 。！？ (Chinese, Japanese) a sentence ends whether or not a space follows.
+    r"|(?<=[。！？])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s*(?=\S)"
+)
 SUPPORT = 0.5
 _MIN_WORDS = 3
 
 
-def support(sentence: str, passage: str) -> float:
-    words = stems(sentence)
+def _support(sentence: str, passage: str, lang: str = "en", passage_lang: str = "en") -> float:
+    """Share of the sentence's content stems (in `lang`) in the passage (read in `lang` and its own language)."""
+    words = stems(sentence, lang)
     if not words:
         return 1.0
-    return len(words & stems(passage)) / len(words)
+    have = stems(passage, lang) | (stems(passage, passage_lang) if passage_lang != lang else set())
+    return len(words & have) / len(words)
 
 
 @dataclass
@@ -51,11 +59,18 @@ def _sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
-def check(answer: str, passages: list[str], auto_cite: bool = True) -> Checked:
+def check(answer: str, passages: list[str], auto_cite: bool = True, langs: Languages | None = None) -> Checked:
+    """`langs`: the question's and each passage's language (None: English throughout)."""
+    langs = langs or Languages.english(len(passages))
     result = Checked(text="", cited=[])
     parts = []
     for sentence in _sentences(answer):
-        words = stems(sentence)
+        lang = langs.claim(sentence)
+        words = stems(sentence, lang)
+
+        def support(sentence: str, i: int, lang: str = lang) -> float:
+            return _support(sentence, passages[i], lang, langs.passage(i))
+
         judge = len(words) >= _MIN_WORDS
         kept_any = False
 
@@ -65,7 +80,7 @@ def check(answer: str, passages: list[str], auto_cite: bool = True) -> Checked:
             for n in (int(x) for x in re.findall(r"\d+", m.group(1))):
                 if not 1 <= n <= len(passages):
                     result.invented.append(n)
-                elif judge and support(sentence, passages[n - 1]) < SUPPORT:
+                elif judge and support(sentence, n - 1) < SUPPORT:
                     result.unsupported.append(n)
                 elif n not in kept:
                     kept.append(n)
@@ -75,10 +90,10 @@ def check(answer: str, passages: list[str], auto_cite: bool = True) -> Checked:
 
         sentence = MARKER.sub(keep, sentence)
         if auto_cite and not kept_any and judge and passages:
-            best = max(range(len(passages)), key=lambda i: support(sentence, passages[i]))
-            if support(sentence, passages[best]) >= SUPPORT:
+            best = max(range(len(passages)), key=lambda i: support(sentence, i))
+            if support(sentence, best) >= SUPPORT:
                 stripped = sentence.rstrip()
-                cut = len(stripped) - 1 if stripped[-1:] in ".!?" else len(stripped)
+                cut = len(stripped) - 1 if stripped[-1:] in ".!?。！？।" else len(stripped)
                 sentence = stripped[:cut] + f" [{best + 1}]" + sentence[cut:]
                 result.added.append(best + 1)
                 kept_any = True
@@ -104,11 +119,14 @@ _REFUSAL = re.compile(
 )
 
 
-def is_refusal(answer: str, refusal: str) -> bool:
-    """The model said the passages do not hold the answer (in the set phrase, or close to it)."""
+def is_refusal(answer: str, refusal: str, refusals: Refusals | None = None) -> bool:
+    """The model said the passages do not hold the answer (in the set phrase, or close to it), in English or
+    in a language of `refusals` (prompts/refusals.json)."""
     text = MARKER.sub("", answer).strip()
     if not text:
         return True
     if refusal.lower().rstrip(".") in text.lower():
+        return True
+    if refusals is not None and refusals.recognises(text):
         return True
     return len(text.split()) <= 30 and bool(_REFUSAL.search(text))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from rag.answering.refusals import Refusals
 
 # A checkout (or an editable install made before prompts/ became package data) has them beside the packages.
 _CHECKOUT_DIR = Path(__file__).resolve().parents[2] / "prompts"
@@ -39,6 +41,15 @@ class Prompts:
     passage_sentences: str  # a passage block whose text is numbered sentences
     naive: str  # the baseline's prompt (rag/eval/naive.py), kept beside ours to compare like with like
     instructions: str = "{instructions}"  # a client's own system message, on style and language, fenced
+    answer_language: str = ""  # added to the answer prompt when the question is not in English
+    refusals: Refusals = field(default_factory=Refusals)  # the non-answer in other languages
+
+    def refusal_in(self, lang: str) -> str:
+        """The non-answer sentence in `lang` (refusal.txt for English and any language without one)."""
+        return self.refusal if lang == "en" else self.refusals.refusal.get(lang, self.refusal)
+
+    def no_passages_in(self, lang: str) -> str:
+        return self.no_passages if lang == "en" else self.refusals.no_passages.get(lang, self.no_passages)
 
     @classmethod
     def load(cls, directory: Path = DEFAULT_DIR) -> Prompts:
@@ -63,4 +74,8 @@ class Prompts:
             passage_sentences=read("passage_sentences.md"),
             naive=read("naive.md"),
             instructions=read("instructions.md"),
+            # Optional: a prompts folder copied from a release before them still works (questions in other
+            # languages then get the English prompt and non-answer).
+            answer_language=read("answer_language.md") if (directory / "answer_language.md").exists() else "",
+            refusals=Refusals.load(refusals) if (refusals := directory / "refusals.json").exists() else Refusals(),
         )

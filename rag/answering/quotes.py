@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 FUZZY = 0.85
 _MIN_CHARS = 12  # shorter "quotes" ("yes", "1856") locate anywhere and prove nothing
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|$)")
+# Sentence ends: Latin . ! ?, the ideographic 。！？ (no space follows them), the Devanagari danda । ॥, the
+# Arabic question mark ؟ and the Urdu full stop ۔.
+_ENDS = ".!?。！？।॥؟۔"
+_SENTENCE = re.compile(rf"[^{_ENDS}\n]+(?:[{_ENDS}]+[\"')\]」』”’]*|$)")
+# Thai has no sentence mark: a space between two Thai letters ends a sentence (or a clause: as close as
+# spacing gets).
+_THAI_BREAK = re.compile(r"(?<=[\u0e00-\u0e7f]) +(?=[\u0e00-\u0e7f])")
 _WORD = re.compile(r"[^\W_]+")
 _FOLD = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
 
@@ -49,17 +55,42 @@ def _norm_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def sentences(text: str) -> list[tuple[int, int]]:
+# Languages that write ordinals with a full stop ("im 17. Jahrhundert", "am 3. Oktober"): a number of one or
+# two digits and its stop do not end a sentence there.
+ORDINAL_STOP = frozenset(
+    {"de", "da", "no", "nb", "fi", "cs", "sk", "pl", "hu", "tr", "sl", "hr", "sr", "et", "lv", "is"}
+)
+_ORDINAL = re.compile(r"(?:^|\s)\d{1,2}\.$")
+
+
+def sentences(text: str, lang: str = "en") -> list[tuple[int, int]]:
     """(start, end) of each sentence, trimmed of surrounding spaces."""
+    spans = _sentences(text)
+    if lang not in ORDINAL_STOP:
+        return spans
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and _ORDINAL.search(text[out[-1][0] : out[-1][1]]) and "\n" not in text[out[-1][1] : s]:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
     spans = []
     for m in _SENTENCE.finditer(text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
+        pieces = [(m.start(), m.end())]
+        if _THAI_BREAK.search(m.group(0)):
+            cuts = [m.start() + b.start() for b in _THAI_BREAK.finditer(m.group(0))]
+            pieces = list(zip([m.start(), *cuts], [*cuts, m.end()], strict=True))
+        for s, e in pieces:
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if e > s:
+                spans.append((s, e))
     return spans
 
 

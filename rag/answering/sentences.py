@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rag.answering import verify
+from rag.answering.language import Languages, no_spaces
 from rag.answering.quotes import sentences as sentence_spans
 from rag.retrieval.retriever import Passage
 
@@ -27,10 +28,10 @@ class Sentence:
     text: str
 
 
-def split(passages: list[Passage]) -> list[Sentence]:
+def split(passages: list[Passage], langs: Languages | None = None) -> list[Sentence]:
     """Every sentence of every passage, numbered in order. Very short fragments ("(b)", "Fig. 2") join the next.
     Chunks overlap, so a sentence two passages share is numbered once, in the first (better ranked) of them."""
-    out = _split(passages)
+    out = _split(passages, langs or Languages.english(len(passages)))
     seen: set[tuple[str, int, int]] = set()
     unique: list[Sentence] = []
     for s in out:
@@ -42,15 +43,15 @@ def split(passages: list[Passage]) -> list[Sentence]:
     return unique
 
 
-def _split(passages: list[Passage]) -> list[Sentence]:
+def _split(passages: list[Passage], langs: Languages) -> list[Sentence]:
     out: list[Sentence] = []
     for i, p in enumerate(passages):
         pending: tuple[int, int] | None = None
-        for s, e in sentence_spans(p.text):
+        for s, e in sentence_spans(p.text, langs.passage(i)):
             if pending is not None:
                 s = pending[0]
                 pending = None
-            if len(p.text[s:e].split()) < 3:
+            if _fragment(p.text[s:e]):
                 pending = (s, e)
                 continue
             out.append(Sentence(len(out) + 1, i, s, e, p.text[s:e]))
@@ -63,7 +64,14 @@ def _split(passages: list[Passage]) -> list[Sentence]:
     return out
 
 
-def focus(question: str, sentences: list[Sentence], keep: int) -> list[Sentence]:
+def _fragment(text: str) -> bool:
+    """Too short to stand as a sentence: fewer than 3 words, or 6 characters where words are not spaced."""
+    if no_spaces(text):
+        return sum(c.isalnum() for c in text) < 6
+    return len(text.split()) < 3
+
+
+def focus(question: str, sentences: list[Sentence], keep: int, langs: Languages | None = None) -> list[Sentence]:
     """The `keep` sentences most likely to hold the answer, in their original order (0: all of them).
 
     A sentence scores the idf-weighted share of the question's content words it holds (idf over these
@@ -72,8 +80,10 @@ def focus(question: str, sentences: list[Sentence], keep: int) -> list[Sentence]
     right after the sentence that names the subject)."""
     if keep <= 0 or len(sentences) <= keep:
         return sentences
-    asked = verify.stems(question) - verify.YES_NO
-    bags = [verify.stems(s.text) for s in sentences]
+    langs = langs or Languages.english()
+    asked = verify.stems(question, langs.question) - verify.YES_NO
+    # Each sentence read in its own language and in the question's (a misread passage still matches).
+    bags = [verify.stems(s.text, langs.question) | verify.stems(s.text, langs.passage(s.passage)) for s in sentences]
     df = Counter(w for bag in bags for w in bag & asked)
     n = len(sentences)
     weight = {w: math.log(1 + n / df[w]) for w in asked if df[w]}

@@ -65,6 +65,10 @@ class ClaimCheck:
     support: float | None = None  # P(yes) that the evidence states the claim, when asked
     text: str | None = None  # the claim as shown; None when withheld
     made: str = "model"  # model | quote (the evidence sentence stands in) | polarity+quote
+    # The question's, the claim's and its evidence's language, and the word checks that could not run across
+    # two languages (the P(yes) support check is then what stands between the claim and the user).
+    languages: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
     withheld: Withheld | None = None
     failed: list[Withheld] = field(default_factory=list)  # every check that failed, in order; `withheld` is the first
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import Stemmer
 
-from rag.answering import quotes
+from rag.answering import language, quotes
 from rag.index.terms import STOPWORDS
 from rag.llm.client import LLM, LLMError
 
@@ -34,51 +34,6 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _STEMMER = Stemmer.Stemmer("english")
 YES_NO = {"yes", "no", "not"}
-# Capitalised words that open questions or are too common to name anything.
-_NOT_NAMES = {
-    "what",
-    "who",
-    "whom",
-    "whose",
-    "which",
-    "when",
-    "where",
-    "why",
-    "how",
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "can",
-    "could",
-    "has",
-    "have",
-    "had",
-    "in",
-    "on",
-    "of",
-    "the",
-    "a",
-    "an",
-    "and",
-    "i",
-    "it",
-    "its",
-    "if",
-    "to",
-    "for",
-    "as",
-    "at",
-    "by",
-    "after",
-    "before",
-    "according",
-    "name",
-    "list",
-}
 
 
 def fence(text: str) -> str:
@@ -86,41 +41,32 @@ def fence(text: str) -> str:
     return re.sub(r"<\s*/?\s*passage\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.I)
 
 
-def stems(text: str) -> set[str]:
+def english_stems(text: str) -> set[str]:
+    """English content words: the index's English stop words dropped, Snowball English stems."""
     words = [w for w in _WORD.findall(MARKER.sub("", text).lower()) if w not in STOPWORDS and len(w) > 1]
     return set(_STEMMER.stemWords(words))
 
 
-def lexical(claim: str, evidence: str, given: str = "") -> float:
+def english_stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+def stems(text: str, lang: str = language.ENGLISH) -> set[str]:
+    """Content stems of a text in `lang` (rag/answering/language.py; English by default)."""
+    return language.stems(text, lang)
+
+
+def lexical(claim: str, evidence: str, given: str = "", lang: str = language.ENGLISH) -> float:
     """Share of the claim's content words, less those in `given` (the question), found in the evidence."""
-    words = stems(claim) - stems(given) - YES_NO
+    words = stems(claim, lang) - stems(given, lang) - YES_NO
     if not words:
         return 1.0
-    return len(words & stems(evidence)) / len(words)
+    return len(words & stems(evidence, lang)) / len(words)
 
 
-def names(question: str) -> set[str]:
-    """The names a question asks about: its capitalised words past the first."""
-    found = set()
-    for i, m in enumerate(re.finditer(r"[^\W_]+(?:[-'][^\W_]+)*", question)):
-        word = m.group(0)
-        if word.lower() in _NOT_NAMES or len(word) < 2:
-            continue
-        if i > 0 and word[0].isupper():
-            found.add(word.lower())
-    return found
-
-
-def missing_names(question: str, passage: str, title: str) -> set[str]:
-    """The question's names that neither the passage nor its document's title mention (stem-tolerant)."""
-    have = stems(passage + " " + title) | {w.lower() for w in _WORD.findall(passage + " " + title)}
-    return {n for n in names(question) if n not in have and _STEMMER.stemWord(n) not in have}
-
-
-def about_something_else(question: str, passage: str, title: str) -> set[str]:
-    """The missing names when more than half of the question's names are missing, else an empty set."""
-    missing = missing_names(question, passage, title)
-    return missing if 2 * len(missing) > len(names(question)) else set()
+names = language.names
+missing_names = language.missing_names
+about_something_else = language.about_something_else
 
 
 def entails(llm: LLM, template: str, evidence: str, question: str, answer: str) -> bool | None:
@@ -151,9 +97,10 @@ def leading_yes_no(answer: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def is_yes_no(question: str) -> bool:
-    """A question that opens like one answered by yes or no ("Was…", "Does…")."""
-    return bool(_YES_NO_QUESTION.match(question))
+def is_yes_no(question: str, lang: str = language.ENGLISH) -> bool:
+    """An English question that opens like one answered by yes or no ("Was…", "Does…"). Other languages are
+    not read as yes/no questions (German "Was" asks what): their yes/no answers are checked as any claim."""
+    return lang == language.ENGLISH and bool(_YES_NO_QUESTION.match(question))
 
 
 def yes_or_no(llm: LLM, template: str, evidence: str, question: str) -> str | None:
@@ -180,10 +127,12 @@ def check_reply(
     min_lexical: float = 0.5,
     yes_no_template: str = "",
     realign: bool = False,
+    lang: str = language.ENGLISH,
 ) -> dict[str, Any]:
     """Where the model's quote is and what each check says of its answer; `withheld` names the first that
     failed. Every enabled check runs even after one has failed, so the record shows them all (and a run of
-    the answer harness can tell what each contributes). `llm` None: no entailment check.
+    the answer harness can tell what each contributes). `llm` None: no entailment check. `lang`: the question's
+    language, in which names and words are read (this mode compares words in that one language only).
 
     A yes/no question is also asked of the quoted sentence alone (`polarity`): when the answer opens with the
     other word, the quote does not settle the question and the answer is withheld; when it opens with
@@ -195,34 +144,36 @@ def check_reply(
     p = passages[found.passage]
     start, end = quotes.sentence_around(p.text, found.start, found.end)
     out: dict[str, Any] = {"passage": found.passage + 1, "start": start, "end": end, "quote_match": found.how}
-    if realign and lexical(answer, p.text[start:end], given=question) < min_lexical:
+    if realign and lexical(answer, p.text[start:end], given=question, lang=lang) < min_lexical:
         # The model copied a neighbour of the sentence that holds its answer: re-anchor to the retrieved
         # sentence holding most of the answer's new words, if it holds enough of them.
         best = max(
             ((i, s, e) for i, q in enumerate(passages) for s, e in quotes.sentences(q.text)),
-            key=lambda x: lexical(answer, passages[x[0]].text[x[1] : x[2]], given=question),
+            key=lambda x: lexical(answer, passages[x[0]].text[x[1] : x[2]], given=question, lang=lang),
             default=None,
         )
-        if best and lexical(answer, passages[best[0]].text[best[1] : best[2]], given=question) >= min_lexical:
+        best_text = passages[best[0]].text[best[1] : best[2]] if best else ""
+        if best and lexical(answer, best_text, given=question, lang=lang) >= min_lexical:
             p, (start, end) = passages[best[0]], best[1:]
             out.update(passage=best[0] + 1, start=start, end=end, anchor="realigned")
     failed = []
     if names_check:
-        missing = about_something_else(question, p.text, f"{p.title} {p.name}")
+        missing = about_something_else(question, p.text, f"{p.title} {p.name}", lang)
         if missing:
             out["missing"] = sorted(missing)
             failed.append("question_names_not_in_passage")
-    out["lexical"] = round(lexical(answer, p.text, given=question), 2)
+    out["lexical"] = round(lexical(answer, p.text, given=question, lang=lang), 2)
     if out["lexical"] < min_lexical:
         failed.append("answer_not_in_passage")
     evidence = p.text[start:end]
     said = leading_yes_no(answer)
     claim = LEADING_YES_NO.sub("", MARKER.sub("", answer)).strip()
-    if llm is not None and (not is_yes_no(question) or stems(claim) - YES_NO):
+    yes_no = is_yes_no(question, lang)
+    if llm is not None and (not yes_no or stems(claim) - YES_NO):
         out["entailed"] = entails(llm, template, evidence, question, answer)
         if out["entailed"] is False:
             failed.append("quote_does_not_state_answer")
-    if llm is not None and is_yes_no(question) and yes_no_template:
+    if llm is not None and yes_no and yes_no_template:
         out["polarity"] = yes_or_no(llm, yes_no_template, evidence, question)
         if said and out["polarity"] and said != out["polarity"]:
             # The answer says yes, the sentence alone says no (or the reverse): the quote does not settle it.

@@ -2,7 +2,10 @@
 documents do not say?
 
 The folder holds `corpus.jsonl(.gz)` ({_id, title, text}) and `queries.jsonl` ({_id, text, answers,
-metadata: {doc}}); an empty `answers` list means the right reply is a refusal. The corpus is indexed through
+metadata: {doc}}); an empty `answers` list means the right reply is a refusal. A multilingual folder (XQuAD)
+may keep the answers in `metadata.answers`, each question's language in `metadata.lang` (the figures are then
+also given per language) and its gold documents in qrels/<split>.tsv (the highest-scored one is `doc`, every
+relevant one counts as the gold article: the same paragraph in another language). The corpus is indexed through
 the normal pipeline into an index of its own (as `rag eval` does), and every question is asked through the
 Answerer the API uses. Scoring rules live in rag/eval/metrics.py.
 """
@@ -22,6 +25,7 @@ from typing import Any
 from tqdm import tqdm
 
 from rag.answering.answerer import Answer, AnswerFailed, citation_dict
+from rag.eval import by_language
 from rag.eval import metrics as m
 from rag.eval.recording import Recording
 from rag.eval.retrieval import BeirData, DatasetError, EvalIndex, _jsonl, latency
@@ -40,6 +44,8 @@ class Question:
     answers: list[str]
     doc: str | None  # the gold document's id, if any
     multi: bool = False  # `answers` are the parts of one answer (metadata.parts)
+    lang: str | None = None  # the question's language (metadata.lang), when the folder gives one
+    docs: tuple[str, ...] = ()  # every relevant document (qrels), the gold article in any language
 
     @property
     def kind(self) -> m.Kind:
@@ -57,23 +63,38 @@ class QAData:
         return BeirData(self.name, "answers", self.corpus, {}, {})
 
 
-def load_qa(folder: Path, queries: Path | None = None) -> QAData:
-    """The folder's corpus and questions; `queries`, a JSONL file of questions about the same corpus instead."""
-    corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in _jsonl(folder, "corpus")}
+def load_qa(folder: Path, queries: Path | None = None, langs: set[str] | None = None) -> QAData:
+    """The folder's corpus and questions; `queries`, a JSONL file of questions about the same corpus instead.
+    `langs`: only the questions in these languages and the documents in them (a document without
+    `metadata.lang` is kept)."""
+
+    def kept(d: dict[str, Any]) -> bool:
+        lang = (d.get("metadata") or {}).get("lang")
+        return not langs or lang is None or lang in langs
+
+    corpus = {str(d["_id"]): (d.get("title") or "", d.get("text") or "") for d in _jsonl(folder, "corpus") if kept(d)}
+    judged = by_language.judgements(folder)
     questions = []
     rows = _jsonl(folder, "queries") if queries is None else _read_jsonl(queries)
     for q in rows:
-        if "answers" not in q:
-            raise DatasetError(
-                f"{folder}/queries.jsonl: question {q.get('_id')} has no 'answers' list "
-                "(use [] for a question that must be refused)"
-            )
         meta = q.get("metadata") or {}
+        answers = q["answers"] if "answers" in q else meta.get("answers")
+        if not isinstance(answers, list):
+            raise DatasetError(
+                f"{folder}/queries.jsonl: question {q.get('_id')} has no 'answers' list (nor metadata.answers; "
+                "use [] for a question that must be refused)"
+            )
+        lang = meta.get("lang")
+        if langs and lang not in langs:
+            continue
+        scores = {d: s for d, s in judged.get(str(q["_id"]), {}).items() if s > 0 and d in corpus}
+        doc = meta.get("doc") or (max(scores, key=lambda d: scores[d]) if scores else None)
         questions.append(
-            Question(str(q["_id"]), q["text"], list(q["answers"]), meta.get("doc"), bool(meta.get("parts")))
+            Question(str(q["_id"]), q["text"], list(answers), doc, bool(meta.get("parts")), lang, tuple(sorted(scores)))
         )
     if not questions:
-        raise DatasetError(f"{folder}/queries.jsonl holds no questions")
+        where = f" in {', '.join(sorted(langs))}" if langs else ""
+        raise DatasetError(f"{folder}/queries.jsonl holds no questions{where}")
     return QAData(folder.resolve().name, corpus, questions)
 
 
@@ -88,8 +109,23 @@ def _order(qid: str) -> str:
 
 
 def sample(questions: list[Question], limit: int | None) -> list[Question]:
-    """All questions, or a deterministic sample of `limit` split by SAMPLE_SHARES (hash order within a kind)."""
+    """All questions, or a deterministic sample of `limit` split by SAMPLE_SHARES (hash order within a kind).
+    Questions in several languages: `limit` is shared evenly among the languages, each sampled the same way."""
     if limit is None or limit >= len(questions):
+        return sorted(questions, key=lambda q: _order(q.qid))
+    langs = list(dict.fromkeys(q.lang for q in questions))
+    if len(langs) > 1:
+        share, extra = divmod(limit, len(langs))
+        return [
+            q
+            for i, lang in enumerate(langs)
+            for q in _sample_kinds([q for q in questions if q.lang == lang], share + (i < extra))
+        ]
+    return _sample_kinds(questions, limit)
+
+
+def _sample_kinds(questions: list[Question], limit: int) -> list[Question]:
+    if limit >= len(questions):
         return sorted(questions, key=lambda q: _order(q.qid))
     picked: list[Question] = []
     kinds = list(SAMPLE_SHARES)
@@ -97,6 +133,10 @@ def sample(questions: list[Question], limit: int | None) -> list[Question]:
         pool = sorted((q for q in questions if q.kind == kind), key=lambda q: _order(q.qid))
         want = limit - len(picked) if i == len(kinds) - 1 else round(limit * SAMPLE_SHARES[kind])
         picked.extend(pool[:want])
+    if len(picked) < limit:  # a kind the folder lacks (XQuAD has no yes/no or unanswerable): fill from the rest
+        chosen = {q.qid for q in picked}
+        rest = sorted((q for q in questions if q.qid not in chosen), key=lambda q: _order(q.qid))
+        picked.extend(rest[: limit - len(picked)])
     return picked
 
 
@@ -121,6 +161,7 @@ class Verdict:
         return {
             "id": q.qid,
             "kind": q.kind,
+            "lang": q.lang,
             "question": q.text,
             "gold": q.answers,
             "gold_doc": q.doc,
@@ -149,11 +190,12 @@ class Judge:
     def doc_id(self, p: Passage) -> str | None:
         return self.doc_of.get(Path(p.source).name)
 
-    def same_article(self, doc_id: str | None, gold: str | None) -> bool:
-        # The corpus holds several years' versions of one article: each is the gold article's text.
+    def same_article(self, doc_id: str | None, gold: str | None, docs: tuple[str, ...] = ()) -> bool:
+        # The corpus holds several years' versions of one article: each is the gold article's text. A
+        # multilingual one holds the article in other languages (`docs`, from the qrels).
         if doc_id is None or gold is None:
             return False
-        return doc_id == gold or (self.title_of.get(doc_id) or "\0") == self.title_of.get(gold)
+        return doc_id == gold or doc_id in docs or (self.title_of.get(doc_id) or "\0") == self.title_of.get(gold)
 
     def verdict(self, q: Question, answer: Answer, seconds: float) -> Verdict:
         kind = q.kind
@@ -162,8 +204,8 @@ class Judge:
             doc = self.doc_id(p)
             citations.append({**citation_dict(n, p, answer.quotes.get(n)), "doc": doc})
             if kind != "unanswerable":
-                precise.append(m.contains_answer(p.text, q.answers) or self.same_article(doc, q.doc))
-        hit = None if q.doc is None else any(self.same_article(self.doc_id(p), q.doc) for p in answer.passages)
+                precise.append(m.contains_answer(p.text, q.answers) or self.same_article(doc, q.doc, q.docs))
+        hit = None if q.doc is None else any(self.same_article(self.doc_id(p), q.doc, q.docs) for p in answer.passages)
         refused = answer.refused
         return Verdict(
             q,
@@ -220,6 +262,9 @@ def summarize(verdicts: list[Verdict]) -> dict[str, Any]:
         row["errors"] = sum(v.error is not None for v in vs)
         out[kind] = row
     out["seconds_per_answer"] = latency([v.seconds for v in verdicts])
+    langs = by_language.summarize(verdicts)
+    if langs:
+        out["by_language"] = langs
     return out
 
 
@@ -306,6 +351,7 @@ def format_report(r: AnswerEvalResult) -> str:
             f"unanswerable refused {u['refused']}/{u['questions']} ({_pct(u['refusal_rate'])})"
             + (f"  errors {u['errors']}" if u["errors"] else "")
         )
+    lines.extend(by_language.table(s.get("by_language") or {}))
     lat = s["seconds_per_answer"]
     if lat:
         lines.append(f"seconds per answer: p50 {lat['p50']:.1f}, p95 {lat['p95']:.1f}")

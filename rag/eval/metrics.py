@@ -8,12 +8,17 @@ The rule (stated in the README): an answer is *correct* when it is not a refusal
 the tokens of one gold answer (SQuAD normalisation: lower case, punctuation and the articles a/an/the dropped).
 A yes/no question (every gold answer starts with yes or no) is correct when the answer opens with the yes or
 no of a gold answer. Token F1 is SQuAD's, best over the gold answers; a refusal scores 0.
+
+Scripts written without spaces (Chinese, Japanese, Thai...) are compared character by character, as MLQA
+scores Chinese: each such character is a token, a run of Latin letters or digits among them one token, so
+"萨克森花园" is found in "夏季剧院位于萨克森花园。". Punctuation of every script is dropped.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from typing import Literal
 
@@ -25,14 +30,35 @@ _PUNCT = str.maketrans("", "", string.punctuation + "‘’“”–—")
 _LEADING = re.compile(r"\s*[\"'(]*(yes|no)\b", re.I)
 
 
+_NO_SPACE_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1780-\u17ff\u1000-\u109f]")
+_PIECE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1780-\u17ff\u1000-\u109f]|[^\W_]+")
+
+
+def _no_punct(text: str) -> str:
+    return "".join(" " if unicodedata.category(c).startswith("P") else c for c in text)
+
+
 def normalize(text: str) -> str:
     """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
     text = text.lower().translate(_PUNCT)
+    if not text.isascii():
+        text = _no_punct(text)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def tokens(text: str) -> list[str]:
-    return normalize(text).split()
+    text = normalize(text)
+    if not _NO_SPACE_CHAR.search(text):
+        return text.split()
+    out: list[str] = []
+    for m in _PIECE.finditer(text):
+        piece = m.group(0)
+        # Thai vowel signs and tone marks are combining marks: they stay with the letter they follow.
+        if out and len(piece) == 1 and unicodedata.category(piece).startswith("M"):
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
 
 
 def recall(answer: str, gold: str) -> float:
@@ -91,6 +117,14 @@ def is_correct(answer: str, golds: list[str], kind: Kind, refused: bool) -> bool
 
 
 def contains_answer(passage: str, golds: list[str]) -> bool:
-    """A passage holds the answer when one gold answer, normalised, occurs in it as whole tokens."""
+    """A passage holds the answer when one gold answer, normalised, occurs in it as whole tokens (as characters
+    where the gold answer's script has no spaces)."""
     text = f" {normalize(passage)} "
-    return any(f" {normalize(g)} " in text for g in golds if normalize(g) and normalize(g) not in ("yes", "no"))
+    spaceless = text.replace(" ", "")
+    for g in golds:
+        gold = normalize(g)
+        if not gold or gold in ("yes", "no"):
+            continue
+        if f" {gold} " in text or (_NO_SPACE_CHAR.search(gold) and gold.replace(" ", "") in spaceless):
+            return True
+    return False
