@@ -121,11 +121,21 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other setting")
     parser.add_argument("--work", type=Path, help="where corpus files and the index go (default: a temp dir, removed)")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/access-cost-<embedder>.json)")
+    parser.add_argument(
+        "--measure-only",
+        metavar="COLLECTION",
+        help="search an index an earlier run left in --work (its collection, as printed) instead of growing one",
+    )
     args = parser.parse_args()
+    if args.measure_only and not args.work:
+        sys.exit("--measure-only needs --work: the folder the earlier run kept")
 
     rng = random.Random(args.seed)
     work = args.work or Path(tempfile.mkdtemp(prefix="seedrag-access-"))
     settings = make_settings(args, work / "data")
+    if args.measure_only:
+        settings = settings.model_copy(update={"collection": args.measure_only})
+    print(f"collection {settings.collection} in {work}", flush=True)
     embedder: Any = FakeEmbedder() if args.embedder == "fake" else MiniLMEmbedder(settings.embed_threads)
     pipe = build(settings, embedder=embedder)
     clock = Clock()
@@ -142,7 +152,12 @@ def main() -> None:
     total, searches, started = 0, [], time.perf_counter()
     per_group: dict[str, int] = {}
     try:
-        for part in corpus_files(work / "corpus", copies):
+        if args.measure_only:
+            checkpoints = []
+            total = pipe.vectors.count()
+            searches.append({"chunks": total, **timed_search(retriever, clock, questions, kinds)})
+            print(_row(searches[-1]), flush=True)
+        for part in [] if args.measure_only else corpus_files(work / "corpus", copies):
             for b in range(0, len(part), args.files_per_call):
                 batch = part[b : b + args.files_per_call]
                 groups = {}
