@@ -127,6 +127,7 @@ class Retriever:
         self.keywords = keywords
         self.reranker = reranker
         self.rerank_failures = 0
+        self._shares: dict[frozenset[str], float] = {}  # the share of readable chunks each set of groups met
 
     def search(
         self,
@@ -224,18 +225,35 @@ class Retriever:
             return []
         if self.vector_filter == "where":
             return self.vectors.nearest(qvec, k, allowed)
-        n = 4 * k
+        # How deep to read first: from the share of readable chunks this set of groups met last time (a guess
+        # only: the loop below reads on until k are in hand, whatever it was).
+        share = self._shares.get(allowed, 0.25)
+        n = max(2 * k, int(1.3 * k / max(share, self.min_share)))
+        checked: dict[str, bool] = {}
         while True:
-            got = self.vectors.nearest(qvec, n)
-            ok = self.keywords.readable([cid for cid, _ in got], allowed)
-            kept = [(cid, score) for cid, score in got if cid in ok]
-            if len(kept) >= k or len(got) < n:  # enough, or the whole collection was read
-                return kept[:k]
+            got = self.vectors.nearest(qvec, min(n, self.max_depth))
+            kept: list[tuple[str, float]] = []
+            # Checked best first, a slice at a time, until k are readable: the tail of a deep read is not looked up.
+            for b in range(0, len(got), 256):
+                part = [cid for cid, _ in got[b : b + 256] if cid not in checked]
+                ok = self.keywords.readable(part, allowed) if part else set()
+                checked.update((cid, cid in ok) for cid in part)
+                kept += [(cid, score) for cid, score in got[b : b + 256] if checked[cid]]
+                if len(kept) >= k:
+                    self._remember_share(allowed, len(kept) / min(len(got), b + 256))
+                    return kept[:k]
+            if len(got) < min(n, self.max_depth):  # the whole collection was read
+                return kept
             share = len(kept) / len(got)
-            deeper = int(1.5 * k / share) if share else self.max_depth + 1
-            if share < self.min_share or deeper > self.max_depth:
-                return self.vectors.nearest(qvec, k, allowed)
-            n = max(deeper, 2 * n)
+            self._remember_share(allowed, share)
+            if n >= self.max_depth or share < self.min_share:
+                return self.vectors.nearest(qvec, k, allowed)  # few readable: Chroma's filter is cheap for them
+            n = max(int(1.3 * k / max(share, self.min_share)), 2 * n)
+
+    def _remember_share(self, allowed: frozenset[str], share: float) -> None:
+        if len(self._shares) > 10_000:  # one entry per distinct set of groups asking: bounded all the same
+            self._shares.clear()
+        self._shares[allowed] = share
 
     def keyword_search(
         self, question: str, pool: int, allowed: frozenset[str] | None = None
