@@ -293,6 +293,19 @@ def test_no_reader_ranks_exactly_as_an_index_without_rules(
         assert plain.retriever.ranked_ids(PAY_QUESTION, 30, reader=Reader.public()) == plain.retriever.ranked_ids(
             PAY_QUESTION, 30
         )
+        # A document being ingested this moment with other groups (its chunks stored, its record not yet written):
+        # a plain key on this all-public index searches unfiltered, and still never reads its chunks.
+        text = "The zebra migration codename is Bluefinch, and it is confidential to human resources."
+        q = "zebra migration codename Bluefinch"
+        plain.vectors.upsert(
+            ["pending-1"],
+            embedder.embed([text]),
+            [{"source": "/x/pending.md", "start": 0, "end": len(text), "grp:hr": True}],
+        )
+        plain.keywords.add("/x/pending.md", "Pending", [("pending-1", text)])
+        assert "pending-1" in plain.retriever.ranked_ids(q, 3)  # it is the best match...
+        assert "pending-1" not in {p.chunk_id for p in plain.retriever.ranked(q, 30, reader=Reader.public())}
+        assert "pending-1" in {p.chunk_id for p in plain.retriever.ranked(q, 3, reader=HR)}
     finally:
         ruled.close()
         plain.close()

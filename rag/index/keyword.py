@@ -86,6 +86,7 @@ class KeywordStore(Protocol):
         self, phrases: list[str], limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
     ) -> list[tuple[str, float]]: ...
     def readable(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]: ...
+    def readable_by_all(self, allowed: frozenset[str]) -> bool: ...
     def doc_freq(self, stems: list[str]) -> dict[str, int]: ...
     def chunk_sources(self) -> dict[str, str]: ...
     def count(self) -> int: ...
@@ -113,6 +114,7 @@ class KeywordIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        self._group_sets: tuple[int, list[frozenset[str]]] | None = None  # see readable_by_all
         with self._lock:
             self._open()
 
@@ -244,6 +246,17 @@ class KeywordIndex:
             ).fetchall()
         return [(cid, -score) for cid, score in rows]
 
+    def readable_by_all(self, allowed: frozenset[str]) -> bool:
+        """Whether these groups may read every recorded document (no rules file: `everyone` may), so that a search
+        for them needs no filter and costs what one without a reader does. The distinct group sets are kept
+        until the file changes: SQLite's data_version tells another connection's commit, put_record ours."""
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if self._group_sets is None or self._group_sets[0] != version:
+                rows = self._db.execute("SELECT DISTINCT groups FROM documents").fetchall()
+                self._group_sets = (version, [frozenset(json.loads(r[0])) for r in rows])
+            return all(groups & allowed for groups in self._group_sets[1])
+
     def readable(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]:
         """Those of these chunks whose document one of these groups may read (by the manifest)."""
         out: set[str] = set()
@@ -332,10 +345,12 @@ class KeywordIndex:
             self._put_groups(source, groups)
 
     def _put_groups(self, source: str, groups: tuple[str, ...]) -> None:
+        self._group_sets = None  # this connection's own writes do not change its data_version
         self._db.execute("DELETE FROM document_groups WHERE source = ?", (source,))
         self._db.executemany("INSERT INTO document_groups (source, grp) VALUES (?, ?)", [(source, g) for g in groups])
 
     def forget(self, source: str) -> None:
+        self._group_sets = None
         with self.transaction():
             self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
             self._db.execute("DELETE FROM document_groups WHERE source = ?", (source,))

@@ -311,6 +311,10 @@ class PgKeywordIndex:
             rows = db.execute(sql, params | {"w": title_weight, "limit": limit}).fetchall()
         return [(cid, float(score)) for cid, score in rows]
 
+    def readable_by_all(self, allowed: frozenset[str]) -> bool:
+        """Never assumed here: other replicas change the manifest, and nothing cheap says when. Always filtered."""
+        return False
+
     def readable(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]:
         """Those of these chunks whose document one of these groups may read (by the manifest)."""
         if not chunk_ids or not allowed:

@@ -193,8 +193,12 @@ class Retriever:
         """Chunk ids best first; with feedback on, a second search refined by the first one's best passages.
         `allowed`: the groups whose chunks may be ranked (None: all), applied inside each search."""
         pool = self.pool_size(depth)
-        dense = self.nearest(qvec, pool, allowed) if mode != "keyword" else []
-        sparse = self.keyword_search(question, pool, allowed) if mode != "vector" else []
+        # A reader who may read every recorded document (a plain key on an index without rules) searches without
+        # a filter, at no cost. Every chunk read is still checked on its own groups (Chroma's metadata, written
+        # with its vector), so a document being ingested this moment with other groups is never read for it.
+        scope = None if allowed and self.keywords.readable_by_all(allowed) else allowed
+        dense = self.nearest(qvec, pool, scope) if mode != "keyword" else []
+        sparse = self.keyword_search(question, pool, scope) if mode != "vector" else []
         first = self.combine(dense, sparse, mode)
         n = self.settings.feedback_passages
         if n <= 0 or not first:
@@ -202,9 +206,9 @@ class Retriever:
         # The feedback passages come from the filtered first search, and are read through the filter again.
         chunks, vecs = self.read(first[:n], with_vectors=True, allowed=allowed)
         if mode != "keyword" and vecs is not None:
-            dense = self.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, allowed)
+            dense = self.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, scope)
         if mode != "vector":
-            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool, allowed)
+            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool, scope)
         return self.combine(dense, sparse, mode)
 
     # Chroma 1.5's `where` costs in proportion to the chunks it matches, not to k: ~50 us a matching chunk on a
@@ -228,7 +232,7 @@ class Retriever:
         # How deep to read first: from the share of readable chunks this set of groups met last time (a guess
         # only: the loop below reads on until k are in hand, whatever it was).
         share = self._shares.get(allowed, 0.25)
-        n = max(2 * k, int(1.3 * k / max(share, self.min_share)))
+        n = max(k, int(1.3 * k / max(share, self.min_share)))
         checked: dict[str, bool] = {}
         while True:
             got = self.vectors.nearest(qvec, min(n, self.max_depth))
