@@ -8,6 +8,7 @@ if it may. So the top k are the best k it may read, and nothing of another docum
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -127,7 +128,9 @@ class Retriever:
         self.keywords = keywords
         self.reranker = reranker
         self.rerank_failures = 0
-        self._shares: dict[frozenset[str], float] = {}  # the share of readable chunks each set of groups met
+        self._shares: dict[
+            tuple[str, frozenset[str]], float
+        ] = {}  # the share of readable chunks each set of groups met
 
     def search(
         self,
@@ -217,7 +220,9 @@ class Retriever:
     # into the unfiltered ranking (ids and distances only: cheap) and asking the manifest which are readable,
     # until k are in hand or the collection ends: the same k, the nearest this reader may read, never fewer.
     # Only a reader of a small share of the index takes Chroma's filter, which is cheap then: it matches few.
-    vector_filter = "adaptive"  # or "where": always Chroma's filter (bench/access_cost.py compares the two)
+    # "adaptive", or "where": always the search's own filter, Chroma's `where` and the filter inside the keyword
+    # SQL (bench/access_cost.py compares the two).
+    vector_filter = "adaptive"
     min_share = 0.02  # below this share of readable chunks in what was read, Chroma's filter is cheaper
     max_depth = 8000  # the deepest unfiltered ranking read before Chroma's filter is used instead
 
@@ -225,17 +230,53 @@ class Retriever:
         """The k nearest chunks (id, cosine similarity) that one of the `allowed` groups may read (None: any)."""
         if allowed is None:
             return self.vectors.nearest(qvec, k)
-        if not allowed or k <= 0:
-            return []
         if self.vector_filter == "where":
             return self.vectors.nearest(qvec, k, allowed)
+        return self._readable_top(
+            "vector",
+            lambda n: self.vectors.nearest(qvec, n),
+            lambda: self.vectors.nearest(qvec, k, allowed),
+            k,
+            allowed,
+        )
+
+    def _keywords(self, phrases: list[str], k: int, allowed: frozenset[str] | None) -> list[tuple[str, float]]:
+        """BM25's best k chunks the `allowed` groups may read. The same reading deeper as for vectors: FTS5 scores
+        every matching row whatever the limit, so an unfiltered query read deeper costs about what one of depth k
+        does, where a filter inside the SQL looks up each matching row's groups (2x the query at 100k chunks)."""
+        w = self.settings.title_weight
+        if allowed is None:
+            return self.keywords.search_any(phrases, k, w)
+        if self.vector_filter == "where":
+            return self.keywords.search_any(phrases, k, w, allowed)
+        return self._readable_top(
+            "keyword",
+            lambda n: self.keywords.search_any(phrases, n, w),
+            lambda: self.keywords.search_any(phrases, k, w, allowed),
+            k,
+            allowed,
+        )
+
+    def _readable_top(
+        self,
+        kind: str,
+        ranked: Callable[[int], list[tuple[str, float]]],
+        filtered: Callable[[], list[tuple[str, float]]],
+        k: int,
+        allowed: frozenset[str],
+    ) -> list[tuple[str, float]]:
+        """The first k readable entries of an unfiltered ranking (`ranked(n)`: its first n), read as deep as it
+        takes, the manifest saying which are readable; `filtered()`, the search's own filter, when readable
+        chunks are too rare for that (a deep read costs more than a filter that matches few rows)."""
+        if not allowed or k <= 0:
+            return []
         # How deep to read first: from the share of readable chunks this set of groups met last time (a guess
         # only: the loop below reads on until k are in hand, whatever it was).
-        share = self._shares.get(allowed, 0.25)
+        share = self._shares.get((kind, allowed), 0.25)
         n = max(k, int(1.3 * k / max(share, self.min_share)))
         checked: dict[str, bool] = {}
         while True:
-            got = self.vectors.nearest(qvec, min(n, self.max_depth))
+            got = ranked(min(n, self.max_depth))
             kept: list[tuple[str, float]] = []
             # Checked best first, a slice at a time, until k are readable: the tail of a deep read is not looked up.
             for b in range(0, len(got), 256):
@@ -244,20 +285,20 @@ class Retriever:
                 checked.update((cid, cid in ok) for cid in part)
                 kept += [(cid, score) for cid, score in got[b : b + 256] if checked[cid]]
                 if len(kept) >= k:
-                    self._remember_share(allowed, len(kept) / min(len(got), b + 256))
+                    self._remember_share((kind, allowed), len(kept) / min(len(got), b + 256))
                     return kept[:k]
-            if len(got) < min(n, self.max_depth):  # the whole collection was read
+            if len(got) < min(n, self.max_depth):  # the whole ranking was read
                 return kept
             share = len(kept) / len(got)
-            self._remember_share(allowed, share)
+            self._remember_share((kind, allowed), share)
             if n >= self.max_depth or share < self.min_share:
-                return self.vectors.nearest(qvec, k, allowed)  # few readable: Chroma's filter is cheap for them
+                return filtered()
             n = max(int(1.3 * k / max(share, self.min_share)), 2 * n)
 
-    def _remember_share(self, allowed: frozenset[str], share: float) -> None:
+    def _remember_share(self, key: tuple[str, frozenset[str]], share: float) -> None:
         if len(self._shares) > 10_000:  # one entry per distinct set of groups asking: bounded all the same
             self._shares.clear()
-        self._shares[allowed] = share
+        self._shares[key] = share
 
     def keyword_search(
         self, question: str, pool: int, allowed: frozenset[str] | None = None
@@ -265,10 +306,10 @@ class Retriever:
         """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases."""
         s = self.settings
         terms = query_terms(question)
-        lists = [(self.keywords.search_any(terms, pool, s.title_weight, allowed), 1.0)]
+        lists = [(self._keywords(terms, pool, allowed), 1.0)]
         if s.phrase_weight > 0 and len(terms) > 1:
             pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)]
-            lists.append((self.keywords.search_any(pairs, pool, s.title_weight, allowed), s.phrase_weight))
+            lists.append((self._keywords(pairs, pool, allowed), s.phrase_weight))
         return weighted_sum(lists, self.candidate_pool)
 
     def expanded(
@@ -285,7 +326,7 @@ class Retriever:
             return first
         terms = query_terms(question)
         words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
-        added = self.keywords.search_any(words, pool, s.title_weight, allowed)
+        added = self._keywords(words, pool, allowed)
         return weighted_sum([(first, 1.0), (added, s.feedback_keyword_weight)], self.candidate_pool)
 
     def combine(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode) -> list[str]:
