@@ -19,6 +19,7 @@ from rag.config import Settings
 from rag.index.embeddings import MiniLMEmbedder
 from rag.index.keyword import document_id
 from rag.index.readable import readable_records, readable_source
+from rag.index.terms import query_terms
 from rag.ingest.uploads import Uploads
 from rag.pipeline import Pipeline, build
 from rag.service import AnswerService, Asker
@@ -161,11 +162,20 @@ def test_each_reader_finds_only_what_it_may_read(make_index: Callable[..., Index
             ids = r.ranked_ids(q, 50, reader=reader)
             assert {index.chunk_sources()[cid] for cid in ids} <= allowed
         assert found == allowed  # not vacuous: every readable document is found by some question
-    # The keyword index alone, both kinds of query (words and phrases), filtered inside the SQL.
+    # The keyword index alone, filtered inside the SQL; and the retriever's way, reading deeper into the unfiltered
+    # ranking: the same scores (so the same chunks, ties aside), for words and for phrases.
     for reader in (HR, ENG):
         for q in QUESTIONS:
             hits = index.pipe.keywords.search(q, 50, allowed=reader.allowed())
             assert {index.chunk_sources()[cid] for cid, _ in hits} <= readable_by(reader)
+            terms = query_terms(q)
+            for phrases in (terms, [f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)]):
+                for k in (3, 50):
+                    sql = index.pipe.keywords.search_any(phrases, k, r.settings.title_weight, reader.allowed())
+                    deeper = r._keywords(phrases, k, reader.allowed())
+                    # Same scores in the same order (a tie at the k-th place may pick another chunk of that score).
+                    assert [round(x, 9) for _, x in deeper] == [round(x, 9) for _, x in sql]
+                    assert {index.chunk_sources()[cid] for cid, _ in deeper} <= readable_by(reader)
     assert index.rel(r.ranked("canary release rollback", 1, reader=ENG)[0].source) == "eng/deploy.md"
     assert "eng/deploy.md" not in index.sources(r.ranked("canary release rollback", 50, reader=HR))
 
