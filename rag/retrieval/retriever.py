@@ -200,8 +200,9 @@ class Retriever:
         # a filter, at no cost. Every chunk read is still checked on its own groups (Chroma's metadata, written
         # with its vector), so a document being ingested this moment with other groups is never read for it.
         scope = None if allowed and self.keywords.readable_by_all(allowed) else allowed
-        dense = self.nearest(qvec, pool, scope) if mode != "keyword" else []
-        sparse = self.keyword_search(question, pool, scope) if mode != "vector" else []
+        seen: dict[str, bool] = {}  # chunk id -> readable, asked once per search for all its rankings
+        dense = self.nearest(qvec, pool, scope, seen) if mode != "keyword" else []
+        sparse = self.keyword_search(question, pool, scope, seen) if mode != "vector" else []
         first = self.combine(dense, sparse, mode)
         n = self.settings.feedback_passages
         if n <= 0 or not first:
@@ -209,9 +210,9 @@ class Retriever:
         # The feedback passages come from the filtered first search, and are read through the filter again.
         chunks, vecs = self.read(first[:n], with_vectors=True, allowed=allowed)
         if mode != "keyword" and vecs is not None:
-            dense = self.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, scope)
+            dense = self.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, scope, seen)
         if mode != "vector":
-            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool, scope)
+            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool, scope, seen)
         return self.combine(dense, sparse, mode)
 
     # Chroma 1.5's `where` costs in proportion to the chunks it matches, not to k: ~50 us a matching chunk on a
@@ -226,7 +227,9 @@ class Retriever:
     min_share = 0.02  # below this share of readable chunks in what was read, Chroma's filter is cheaper
     max_depth = 8000  # the deepest unfiltered ranking read before Chroma's filter is used instead
 
-    def nearest(self, qvec: np.ndarray, k: int, allowed: frozenset[str] | None = None) -> list[tuple[str, float]]:
+    def nearest(
+        self, qvec: np.ndarray, k: int, allowed: frozenset[str] | None = None, seen: dict[str, bool] | None = None
+    ) -> list[tuple[str, float]]:
         """The k nearest chunks (id, cosine similarity) that one of the `allowed` groups may read (None: any)."""
         if allowed is None:
             return self.vectors.nearest(qvec, k)
@@ -238,9 +241,12 @@ class Retriever:
             lambda: self.vectors.nearest(qvec, k, allowed),
             k,
             allowed,
+            seen,
         )
 
-    def _keywords(self, phrases: list[str], k: int, allowed: frozenset[str] | None) -> list[tuple[str, float]]:
+    def _keywords(
+        self, phrases: list[str], k: int, allowed: frozenset[str] | None, seen: dict[str, bool] | None = None
+    ) -> list[tuple[str, float]]:
         """BM25's best k chunks the `allowed` groups may read. The same reading deeper as for vectors: FTS5 scores
         every matching row whatever the limit, so an unfiltered query read deeper costs about what one of depth k
         does, where a filter inside the SQL looks up each matching row's groups (2x the query at 100k chunks)."""
@@ -255,6 +261,7 @@ class Retriever:
             lambda: self.keywords.search_any(phrases, k, w, allowed),
             k,
             allowed,
+            seen,
         )
 
     def _readable_top(
@@ -264,6 +271,7 @@ class Retriever:
         filtered: Callable[[], list[tuple[str, float]]],
         k: int,
         allowed: frozenset[str],
+        seen: dict[str, bool] | None = None,
     ) -> list[tuple[str, float]]:
         """The first k readable entries of an unfiltered ranking (`ranked(n)`: its first n), read as deep as it
         takes, the manifest saying which are readable; `filtered()`, the search's own filter, when readable
@@ -274,7 +282,7 @@ class Retriever:
         # only: the loop below reads on until k are in hand, whatever it was).
         share = self._shares.get((kind, allowed), 0.25)
         n = max(k, int(1.3 * k / max(share, self.min_share)))
-        checked: dict[str, bool] = {}
+        checked = seen if seen is not None else {}
         while True:
             got = ranked(min(n, self.max_depth))
             kept: list[tuple[str, float]] = []
@@ -301,15 +309,15 @@ class Retriever:
         self._shares[key] = share
 
     def keyword_search(
-        self, question: str, pool: int, allowed: frozenset[str] | None = None
+        self, question: str, pool: int, allowed: frozenset[str] | None = None, seen: dict[str, bool] | None = None
     ) -> list[tuple[str, float]]:
         """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases."""
         s = self.settings
         terms = query_terms(question)
-        lists = [(self._keywords(terms, pool, allowed), 1.0)]
+        lists = [(self._keywords(terms, pool, allowed, seen), 1.0)]
         if s.phrase_weight > 0 and len(terms) > 1:
             pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)]
-            lists.append((self._keywords(pairs, pool, allowed), s.phrase_weight))
+            lists.append((self._keywords(pairs, pool, allowed, seen), s.phrase_weight))
         return weighted_sum(lists, self.candidate_pool)
 
     def expanded(
@@ -319,6 +327,7 @@ class Retriever:
         feedback: list[str],
         pool: int,
         allowed: frozenset[str] | None = None,
+        seen: dict[str, bool] | None = None,
     ) -> list[tuple[str, float]]:
         """The first keyword search plus, with a lower weight, BM25 of words that describe the feedback passages."""
         s = self.settings
@@ -326,7 +335,7 @@ class Retriever:
             return first
         terms = query_terms(question)
         words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
-        added = self._keywords(words, pool, allowed)
+        added = self._keywords(words, pool, allowed, seen)
         return weighted_sum([(first, 1.0), (added, s.feedback_keyword_weight)], self.candidate_pool)
 
     def combine(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode) -> list[str]:
