@@ -5,19 +5,22 @@ text -> a unit vector, so what is measured is our own and Chroma's cost, not the
 `Ingestor`, with each document given one of 10 groups at random or made public (11 choices, uniform; seeded).
 At each checkpoint the same real questions (Cranfield, SciFact, CMU) are searched (hybrid, default retriever
 settings, top_k 5 as the API asks) by three kinds of reader, interleaved question by question so that load
-on a shared machine falls on all three alike:
+on a shared machine falls on all of them alike:
 
 - rules off: no reader, no filter (`rag eval`, the CLI, an admin key) - the search as it was before rules;
 - public key: a plain RAG_API_KEYS key, which reads documents readable by everyone (one group);
 - user in 2 groups: users each in 2 of the 10 groups (and everyone), a different user per question;
-- user in 2 groups, where: the same users, with the vector side always filtered by Chroma's own `where`
-  (Retriever.vector_filter = "where") instead of reading deeper into the unfiltered ranking - the layout
-  and strategy compared.
+- user in 2 groups, where: the same users, always filtered by the searches' own filters - Chroma's `where`
+  ($or over one boolean key per group) and the EXISTS inside the keyword SQL (Retriever.vector_filter =
+  "where") - instead of reading deeper into the unfiltered rankings: the two strategies compared.
+
+--direct writes chunks straight to the stores (much faster to build on a busy machine); --work keeps the
+index, and --measure-only COLLECTION searches it again (after a change to the search code).
 
 Printed as a table and written to bench/results/access-cost-<embedder>.json, with the mean time of each
 search step (vector search, keyword search, Chroma get, ...) per reader kind.
 
-    nice -n 5 python bench/access_cost.py --chunks 100000 --checkpoints 10000,50000,100000
+    nice -n 5 python bench/access_cost.py --direct --chunks 100000 --checkpoints 10000,50000,100000
 """
 
 from __future__ import annotations
