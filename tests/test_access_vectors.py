@@ -91,3 +91,31 @@ def test_reading_by_id_checks_each_chunk(index: tuple[Retriever, np.ndarray]) ->
     assert vecs is not None and len(vecs) == len(chunks)
     assert retriever.vectors.get(ids, allowed=frozenset()) == ([], None)
     assert retriever.keywords.readable(ids, frozenset({"mid"})) == {c.chunk_id for c in chunks}
+
+
+def test_readability_map_follows_writes_from_this_and_other_connections(tmp_path: Path) -> None:
+    """KeywordIndex.readable answers from a map kept in memory: a rule changed by another process (`rag ingest`
+    while the server runs) or by this one is seen by the very next call."""
+    path = tmp_path / "keyword.sqlite"
+    server, ingest = KeywordIndex(path), KeywordIndex(path)
+    for i in range(20):
+        server.add(f"s{i}", "t", [(f"c{i}", f"chunk {i}")])
+        server.put_record(f"s{i}", "sha", "t", None, 1, (), ("hr",) if i % 2 else ("everyone",))
+    hr, public = frozenset({"hr", "everyone"}), frozenset({"everyone"})
+    ids = [f"c{i}" for i in range(20)]
+    for _ in range(3):  # the second call builds the map, the third reads it
+        assert server.readable(ids, public) == {f"c{i}" for i in range(0, 20, 2)}
+    assert server._access is not None
+    ingest.set_groups("s1", ("everyone",))  # another connection
+    assert "c1" in server.readable(ids, public)
+    server.set_groups("s1", ("hr",))  # this one
+    assert "c1" not in server.readable(ids, public) and "c1" in server.readable(ids, hr)
+    for _ in range(3):
+        assert server.readable(ids, public) == {f"c{i}" for i in range(0, 20, 2)}
+    ingest.forget("s2")
+    assert "c2" not in server.readable(ids, public)  # a chunk without a record is nobody's
+    ingest.add("s99", "t", [("c99", "new")])
+    ingest.put_record("s99", "sha", "t", None, 1, (), ("everyone",))
+    assert "c99" in server.readable([*ids, "c99"], public)
+    server.close()
+    ingest.close()

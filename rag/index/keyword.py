@@ -115,6 +115,11 @@ class KeywordIndex:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._group_sets: tuple[int, list[frozenset[str]]] | None = None  # see readable_by_all
+        # See readable(): every chunk's groups, for one data_version; our own writes mark it dirty.
+        self._access: tuple[int, dict[str, frozenset[str]]] | None = None
+        self._access_dirty = False
+        self._access_seen: tuple[int, int] | None = None
+        self._writes = 0
         with self._lock:
             self._open()
 
@@ -178,6 +183,7 @@ class KeywordIndex:
     def add(self, source: str, title: str, items: list[tuple[str, str]]) -> None:
         """Add (chunk_id, text) pairs in one transaction; ids already present are left alone."""
         with self.transaction():
+            self._wrote()  # inside the lock: no reader can rebuild the map between this and the write
             for chunk_id, text in items:
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO chunks(chunk_id, source) VALUES (?, ?)", (chunk_id, source)
@@ -191,6 +197,7 @@ class KeywordIndex:
         if not chunk_ids:
             return
         with self.transaction():
+            self._wrote()
             for chunk_id in chunk_ids:
                 row = self._db.execute("SELECT rowid FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
                 if row:
@@ -258,11 +265,43 @@ class KeywordIndex:
             return all(groups & allowed for groups in self._group_sets[1])
 
     def readable(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]:
-        """Those of these chunks whose document one of these groups may read (by the manifest)."""
+        """Those of these chunks whose document one of these groups may read (by the manifest).
+
+        Asked for hundreds of chunks several times a search, so answered from a map of every chunk's groups kept
+        in memory while the file is unchanged (SQLite's data_version says when another connection committed;
+        our own writes drop it). Built only once the file has stayed unchanged between two calls, so that a
+        running ingest (a commit every few seconds) never rebuilds it search after search; meanwhile, SQL."""
+        if not allowed:
+            return set()
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            access = self._access
+            if access is None or access[0] != version or self._access_dirty:
+                if self._access_seen == (version, self._writes):
+                    self._access = self._access_map(version)
+                    access = self._access
+                else:
+                    self._access_seen, access = (version, self._writes), None
+            if access is not None:
+                known = access[1]
+                out = {cid for cid in chunk_ids if known.get(cid, frozenset()) & allowed}
+                unknown = [cid for cid in chunk_ids if cid not in known]
+                return out | (self._readable_sql(unknown, allowed) if unknown else set())
+            return self._readable_sql(chunk_ids, allowed)
+
+    def _access_map(self, version: int) -> tuple[int, dict[str, frozenset[str]]]:
+        self._access_dirty = False
+        by_source: dict[str, set[str]] = {}
+        for source, grp in self._db.execute("SELECT source, grp FROM document_groups"):
+            by_source.setdefault(source, set()).add(grp)
+        frozen = {s: frozenset(g) for s, g in by_source.items()}
+        empty: frozenset[str] = frozenset()
+        rows = self._db.execute("SELECT chunk_id, source FROM chunks")
+        return version, {cid: frozen.get(source, empty) for cid, source in rows}
+
+    def _readable_sql(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]:
         out: set[str] = set()
         groups = sorted(allowed)
-        if not groups:
-            return out
         with self._lock:
             for b in range(0, len(chunk_ids), 500):
                 part = chunk_ids[b : b + 500]
@@ -346,12 +385,17 @@ class KeywordIndex:
 
     def _put_groups(self, source: str, groups: tuple[str, ...]) -> None:
         self._group_sets = None  # this connection's own writes do not change its data_version
+        self._wrote()
         self._db.execute("DELETE FROM document_groups WHERE source = ?", (source,))
         self._db.executemany("INSERT INTO document_groups (source, grp) VALUES (?, ?)", [(source, g) for g in groups])
+
+    def _wrote(self) -> None:
+        self._access_dirty, self._writes = True, self._writes + 1
 
     def forget(self, source: str) -> None:
         self._group_sets = None
         with self.transaction():
+            self._wrote()
             self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
             self._db.execute("DELETE FROM document_groups WHERE source = ?", (source,))
 
