@@ -1,13 +1,20 @@
-"""Retrieval: vector search, keyword (BM25) search, their fusion, and a relevance floor."""
+"""Retrieval: vector search, keyword (BM25) search, their fusion, and a relevance floor.
+
+A reader (rag/access.py) is enforced inside every step, never after: the vector query, both keyword queries
+and the feedback's second search are filtered by the groups it may read, and a chunk read by id is read only
+if it may. So the top k are the best k it may read, and nothing of another document is ever loaded.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
+from rag.access import Reader
 from rag.config import Settings
 from rag.index.embeddings import Embedder
 from rag.index.keyword import KeywordStore, query_terms
@@ -121,39 +128,56 @@ class Retriever:
         self.keywords = keywords
         self.reranker = reranker
         self.rerank_failures = 0
+        self._shares: dict[
+            tuple[str, frozenset[str]], float
+        ] = {}  # the share of readable chunks each set of groups met
 
     def search(
-        self, question: str, top_k: int | None = None, mode: Mode | None = None, floor: float | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        floor: float | None = None,
+        reader: Reader | None = None,
     ) -> list[Passage]:
-        """The top_k most relevant passages, best first; those under the relevance floor are dropped."""
+        """The top_k most relevant passages `reader` may read (None: every passage), best first; those under the
+        relevance floor are dropped."""
         k = top_k or self.settings.top_k
         if floor is None:
             floor = self.embedder.floor if self.settings.min_similarity is None else self.settings.min_similarity
-        return [p for p in self.ranked(question, k, mode) if p.score >= floor]
+        return [p for p in self.ranked(question, k, mode, reader) if p.score >= floor]
 
     def pool_size(self, depth: int) -> int:
         return max(self.settings.candidate_pool, depth)
 
-    def ranked(self, question: str, depth: int, mode: Mode | None = None) -> list[Passage]:
+    def ranked(
+        self, question: str, depth: int, mode: Mode | None = None, reader: Reader | None = None
+    ) -> list[Passage]:
         """The depth best passages, no floor. Whatever the depth, the top is exactly what `search` returns:
         fusion always runs over the first candidate_pool candidates of each side, and a deeper ranking
         (for evaluation) only appends what a fusion of the deeper lists adds after them."""
+        allowed = reader.allowed() if reader is not None else None
         qvec = self.embedder.embed([question])[0]
-        ids = self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))
-        return self._passages(ids[:depth], qvec)
+        order = self.order(question, qvec, depth, mode or self.settings.retrieval_mode, allowed)
+        ids = self.reranked(question, order, allowed)
+        return self._passages(ids[:depth], qvec, allowed)
 
-    def ranked_ids(self, question: str, depth: int, mode: Mode | None = None) -> list[str]:
+    def ranked_ids(
+        self, question: str, depth: int, mode: Mode | None = None, reader: Reader | None = None
+    ) -> list[str]:
         """The chunk ids `ranked` would return, without reading the chunks (evaluation ranks hundreds)."""
+        allowed = reader.allowed() if reader is not None else None
         qvec = self.embedder.embed([question])[0]
-        return self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))[:depth]
+        order = self.order(question, qvec, depth, mode or self.settings.retrieval_mode, allowed)
+        return self.reranked(question, order, allowed)[:depth]
 
-    def reranked(self, question: str, ids: list[str]) -> list[str]:
+    def reranked(self, question: str, ids: list[str], allowed: frozenset[str] | None = None) -> list[str]:
         """With a reranker, its order of the first rerank_candidates ids, then the rest as fused. If it fails, the
         fused order: a question is still answered, and the log and rerank_failures say why it was not reranked."""
         if self.reranker is None or not ids:
             return ids
         head = ids[: self.settings.rerank_candidates]
-        text_of = {c.chunk_id: c.text for c in self.read(head)[0]}
+        text_of = {c.chunk_id: c.text for c in self.read(head, allowed=allowed)[0]}
         try:
             order = self.reranker.order(question, [(cid, text_of[cid]) for cid in head if cid in text_of])
         except RerankError as e:
@@ -167,34 +191,144 @@ class Retriever:
         done = set(order)
         return order + [cid for cid in ids if cid not in done]
 
-    def order(self, question: str, qvec: np.ndarray, depth: int, mode: Mode) -> list[str]:
-        """Chunk ids best first; with feedback on, a second search refined by the first one's best passages."""
+    def order(
+        self, question: str, qvec: np.ndarray, depth: int, mode: Mode, allowed: frozenset[str] | None = None
+    ) -> list[str]:
+        """Chunk ids best first; with feedback on, a second search refined by the first one's best passages.
+        `allowed`: the groups whose chunks may be ranked (None: all), applied inside each search."""
         pool = self.pool_size(depth)
-        dense = self.vectors.nearest(qvec, pool) if mode != "keyword" else []
-        sparse = self.keyword_search(question, pool) if mode != "vector" else []
+        # A reader who may read every recorded document (a plain key on an index without rules) searches without
+        # a filter, at no cost. Every chunk read is still checked on its own groups (Chroma's metadata, written
+        # with its vector), so a document being ingested this moment with other groups is never read for it.
+        scope = None if allowed and self.keywords.readable_by_all(allowed) else allowed
+        seen: dict[str, bool] = {}  # chunk id -> readable, asked once per search for all its rankings
+        dense = self.nearest(qvec, pool, scope, seen) if mode != "keyword" else []
+        sparse = self.keyword_search(question, pool, scope, seen) if mode != "vector" else []
         first = self.combine(dense, sparse, mode)
         n = self.settings.feedback_passages
         if n <= 0 or not first:
             return first
-        chunks, vecs = self.read(first[:n], with_vectors=True)
+        # The feedback passages come from the filtered first search, and are read through the filter again.
+        chunks, vecs = self.read(first[:n], with_vectors=True, allowed=allowed)
         if mode != "keyword" and vecs is not None:
-            dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool)
+            dense = self.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, scope, seen)
         if mode != "vector":
-            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool)
+            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool, scope, seen)
         return self.combine(dense, sparse, mode)
 
-    def keyword_search(self, question: str, pool: int) -> list[tuple[str, float]]:
+    # Chroma 1.5's `where` costs in proportion to the chunks it matches, not to k: ~50 us a matching chunk on a
+    # 2-core machine, 100+ ms a query when a reader may read a quarter of 100k chunks, against a few ms
+    # unfiltered (bench/access_cost.py). So the k nearest chunks a reader may read are found by reading deeper
+    # into the unfiltered ranking (ids and distances only: cheap) and asking the manifest which are readable,
+    # until k are in hand or the collection ends: the same k, the nearest this reader may read, never fewer.
+    # Only a reader of a small share of the index takes Chroma's filter, which is cheap then: it matches few.
+    # "adaptive", or "where": always the search's own filter, Chroma's `where` and the filter inside the keyword
+    # SQL (bench/access_cost.py compares the two).
+    vector_filter = "adaptive"
+    min_share = 0.02  # below this share of readable chunks in what was read, Chroma's filter is cheaper
+    max_depth = 8000  # the deepest unfiltered ranking read before Chroma's filter is used instead
+
+    def nearest(
+        self, qvec: np.ndarray, k: int, allowed: frozenset[str] | None = None, seen: dict[str, bool] | None = None
+    ) -> list[tuple[str, float]]:
+        """The k nearest chunks (id, cosine similarity) that one of the `allowed` groups may read (None: any)."""
+        if allowed is None:
+            return self.vectors.nearest(qvec, k)
+        if self.vector_filter == "where":
+            return self.vectors.nearest(qvec, k, allowed)
+        return self._readable_top(
+            "vector",
+            lambda n: self.vectors.nearest(qvec, n),
+            lambda: self.vectors.nearest(qvec, k, allowed),
+            k,
+            allowed,
+            seen,
+        )
+
+    def _keywords(
+        self, phrases: list[str], k: int, allowed: frozenset[str] | None, seen: dict[str, bool] | None = None
+    ) -> list[tuple[str, float]]:
+        """BM25's best k chunks the `allowed` groups may read. The same reading deeper as for vectors: FTS5 scores
+        every matching row whatever the limit, so an unfiltered query read deeper costs about what one of depth k
+        does, where a filter inside the SQL looks up each matching row's groups (2x the query at 100k chunks)."""
+        w = self.settings.title_weight
+        if allowed is None:
+            return self.keywords.search_any(phrases, k, w)
+        if self.vector_filter == "where":
+            return self.keywords.search_any(phrases, k, w, allowed)
+        return self._readable_top(
+            "keyword",
+            lambda n: self.keywords.search_any(phrases, n, w),
+            lambda: self.keywords.search_any(phrases, k, w, allowed),
+            k,
+            allowed,
+            seen,
+        )
+
+    def _readable_top(
+        self,
+        kind: str,
+        ranked: Callable[[int], list[tuple[str, float]]],
+        filtered: Callable[[], list[tuple[str, float]]],
+        k: int,
+        allowed: frozenset[str],
+        seen: dict[str, bool] | None = None,
+    ) -> list[tuple[str, float]]:
+        """The first k readable entries of an unfiltered ranking (`ranked(n)`: its first n), read as deep as it
+        takes, the manifest saying which are readable; `filtered()`, the search's own filter, when readable
+        chunks are too rare for that (a deep read costs more than a filter that matches few rows)."""
+        if not allowed or k <= 0:
+            return []
+        # How deep to read first: from the share of readable chunks this set of groups met last time (a guess
+        # only: the loop below reads on until k are in hand, whatever it was).
+        share = self._shares.get((kind, allowed), 0.25)
+        n = max(k, int(1.3 * k / max(share, self.min_share)))
+        checked = seen if seen is not None else {}
+        while True:
+            got = ranked(min(n, self.max_depth))
+            kept: list[tuple[str, float]] = []
+            # Checked best first, a slice at a time, until k are readable: the tail of a deep read is not looked up.
+            for b in range(0, len(got), 256):
+                part = [cid for cid, _ in got[b : b + 256] if cid not in checked]
+                ok = self.keywords.readable(part, allowed) if part else set()
+                checked.update((cid, cid in ok) for cid in part)
+                kept += [(cid, score) for cid, score in got[b : b + 256] if checked[cid]]
+                if len(kept) >= k:
+                    self._remember_share((kind, allowed), len(kept) / min(len(got), b + 256))
+                    return kept[:k]
+            if len(got) < min(n, self.max_depth):  # the whole ranking was read
+                return kept
+            share = len(kept) / len(got)
+            self._remember_share((kind, allowed), share)
+            if n >= self.max_depth or share < self.min_share:
+                return filtered()
+            n = max(int(1.3 * k / max(share, self.min_share)), 2 * n)
+
+    def _remember_share(self, key: tuple[str, frozenset[str]], share: float) -> None:
+        if len(self._shares) > 10_000:  # one entry per distinct set of groups asking: bounded all the same
+            self._shares.clear()
+        self._shares[key] = share
+
+    def keyword_search(
+        self, question: str, pool: int, allowed: frozenset[str] | None = None, seen: dict[str, bool] | None = None
+    ) -> list[tuple[str, float]]:
         """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases."""
         s = self.settings
         terms = query_terms(question)
-        lists = [(self.keywords.search_any(terms, pool, s.title_weight), 1.0)]
+        lists = [(self._keywords(terms, pool, allowed, seen), 1.0)]
         if s.phrase_weight > 0 and len(terms) > 1:
             pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)]
-            lists.append((self.keywords.search_any(pairs, pool, s.title_weight), s.phrase_weight))
+            lists.append((self._keywords(pairs, pool, allowed, seen), s.phrase_weight))
         return weighted_sum(lists, self.candidate_pool)
 
     def expanded(
-        self, question: str, first: list[tuple[str, float]], feedback: list[str], pool: int
+        self,
+        question: str,
+        first: list[tuple[str, float]],
+        feedback: list[str],
+        pool: int,
+        allowed: frozenset[str] | None = None,
+        seen: dict[str, bool] | None = None,
     ) -> list[tuple[str, float]]:
         """The first keyword search plus, with a lower weight, BM25 of words that describe the feedback passages."""
         s = self.settings
@@ -202,7 +336,7 @@ class Retriever:
             return first
         terms = query_terms(question)
         words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
-        added = self.keywords.search_any(words, pool, s.title_weight)
+        added = self._keywords(words, pool, allowed, seen)
         return weighted_sum([(first, 1.0), (added, s.feedback_keyword_weight)], self.candidate_pool)
 
     def combine(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode) -> list[str]:
@@ -226,20 +360,23 @@ class Retriever:
         # RRF weights are relative: 0.5/0.5 is the classic unweighted fusion.
         return [cid for cid, _ in rrf([[c for c, _ in dense], [c for c, _ in sparse]], [2 * w, 2 * (1.0 - w)])]
 
-    def read(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
+    def read(
+        self, ids: list[str], with_vectors: bool = False, allowed: frozenset[str] | None = None
+    ) -> tuple[list[StoredChunk], np.ndarray | None]:
         """Stored chunks (and their vectors) with their text, which the keyword index keeps. A chunk whose text is
-        nowhere (its file's ingest is being written this moment) is left out."""
-        chunks, vecs = self.vectors.get(ids, with_vectors)
+        nowhere (its file's ingest is being written this moment) is left out, and so is one that none of the
+        `allowed` groups may read (None: no filter), whoever asked for its id."""
+        chunks, vecs = self.vectors.get(ids, with_vectors, allowed)
         texts = self.keywords.texts([c.chunk_id for c in chunks if not c.text])
         keep = [i for i, c in enumerate(chunks) if c.text or c.chunk_id in texts]
         chunks = [replace(chunks[i], text=chunks[i].text or texts[chunks[i].chunk_id]) for i in keep]
         return chunks, (vecs[keep] if vecs is not None else None)
 
-    def _passages(self, ids: list[str], qvec: np.ndarray) -> list[Passage]:
+    def _passages(self, ids: list[str], qvec: np.ndarray, allowed: frozenset[str] | None = None) -> list[Passage]:
         """Passages in the order of ids, scored by cosine similarity to the question."""
         if not ids:
             return []
-        chunks, vecs = self.read(ids, with_vectors=True)
+        chunks, vecs = self.read(ids, with_vectors=True, allowed=allowed)
         if vecs is None:
             return []
         by_id = {c.chunk_id: Passage.from_stored(c, float(v @ qvec)) for c, v in zip(chunks, vecs, strict=True)}
