@@ -363,34 +363,55 @@ def test_slack_users_read_what_their_mapping_allows(world: World, llm: FakeOpenA
     bob = json.dumps(slack_command(world, BOB_SLACK, Q_ENG)).lower()
     assert "pangolin" in bob  # mapped through the user group S0ENG: eng
     # Eve is in no entry: the public documents only, not even the laptop document hr and eng share.
+    n_llm = len(llm.requests)
     eve = json.dumps(slack_dm(world, EVE_SLACK, Q_BOTH)).lower()
-    assert "canteen" in eve and "laptop-onboarding" not in eve and "laptop note" not in eve
+    shown = json.dumps(llm.requests[n_llm:]).lower()  # the passages her question was answered from
+    assert "canteen note" in shown and "laptop note" not in shown
+    assert "laptop-onboarding" not in eve and "laptop note" not in eve
     asked = [c.args.get("usergroup") for c in world.slack.calls_to("usergroups.users.list")]
     assert asked and set(asked) == {ENG_GROUP}
 
 
+def mention_in(world: World, channel: str, user: str, text: str, thread_ts: str | None = None) -> str:
+    """`user` @mentions the bot in a channel (in a thread, if given); waits for the answer; the question's ts."""
+    text = f"<@{BOT_USER}> {text}"
+    ts = world.slack.add_user_message(channel, text, user=user, thread_ts=thread_ts)
+    event = {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    before = len(world.slack.calls_to("chat.update"))
+    assert slack_post(world, json.dumps(event_body(event)).encode(), "application/json").status_code == 200
+    world.slack.wait_for(
+        lambda: len(world.slack.calls_to("chat.update")) > before and world.app.state.slack.wait_idle(0)
+    )
+    assert world.app.state.slack.wait_idle(30)
+    return ts
+
+
+def test_a_slack_answer_in_a_channel_is_drawn_from_public_documents(world: World, llm: FakeOpenAI) -> None:
+    """Everyone in a channel reads its answers: there, even ann's question is answered from what all may read."""
+    n_llm = len(llm.requests)
+    mention_in(world, "C0OPEN", ANN_SLACK, Q_HR)
+    posted = json.dumps(world.slack.messages["C0OPEN"]).lower()
+    shown = json.dumps(llm.requests[n_llm:]).lower()
+    assert "quokka" not in posted and "quokka" not in shown and "laptop note" not in shown
+    assert "canteen note" in shown
+
+
 def test_a_slack_follow_up_reads_only_the_askers_own_conversation(world: World, llm: FakeOpenAI) -> None:
     channel = "C0THREAD"
-    text = f"<@{BOT_USER}> {Q_HR}"
-    ts = world.slack.add_user_message(channel, text, user=ANN_SLACK)
-    event = {"type": "app_mention", "user": ANN_SLACK, "text": text, "ts": ts, "channel": channel}
-    assert slack_post(world, json.dumps(event_body(event)).encode(), "application/json").status_code == 200
-    world.slack.wait_for(lambda: len(world.slack.calls_to("chat.update")) and world.app.state.slack.wait_idle(0))
-    assert world.app.state.slack.wait_idle(30)
-    assert "quokka" in json.dumps(world.slack.messages[channel]).lower()
+    ts = mention_in(world, channel, ANN_SLACK, "What does the wombat scheme cover?")
+    assert len(world.slack.messages[channel]) >= 2  # her question, and the bot's answer in the thread
 
-    n_llm, before = len(llm.requests), len(world.slack.calls)
-    follow = f"<@{BOT_USER}> and what about the ones on Tuesday afternoons?"
-    ts2 = world.slack.add_user_message(channel, follow, user=BOB_SLACK, thread_ts=ts)
-    event = {"type": "app_mention", "user": BOB_SLACK, "text": follow, "ts": ts2, "thread_ts": ts, "channel": channel}
-    assert slack_post(world, json.dumps(event_body(event)).encode(), "application/json").status_code == 200
-    world.slack.wait_for(lambda: len(world.slack.calls) > before + 2 and world.app.state.slack.wait_idle(0))
-    assert world.app.state.slack.wait_idle(30)
-    # Bob's question never carried Ann's conversation (her answer, drawn from hr documents) to the model.
+    n_llm = len(llm.requests)
+    mention_in(world, channel, BOB_SLACK, "and what about the ones on Tuesday afternoons?", thread_ts=ts)
+    # Bob's question never carried Ann's conversation (her words, the bot's answer to her) to the model.
     prompts = json.dumps(llm.requests[n_llm:]).lower()
-    assert "tuesday afternoons" in prompts and "quokka" not in prompts
-    bob_messages = [c.args for c in world.slack.calls[before:] if c.method in ("chat.postMessage", "chat.update")]
-    assert bob_messages and "quokka" not in json.dumps(bob_messages).lower()
+    assert "tuesday afternoons" in prompts and "wombat" not in prompts
+    # In Ann's own follow-up her earlier question is the history the rewrite reads.
+    n_llm = len(llm.requests)
+    mention_in(world, channel, ANN_SLACK, "and for part-time staff?", thread_ts=ts)
+    assert "wombat" in json.dumps(llm.requests[n_llm:]).lower()
 
 
 # The leak test -------------------------------------------------------------------------------------------------------

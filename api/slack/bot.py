@@ -25,6 +25,7 @@ from api.keys import Keys
 from api.slack import format as fmt
 from api.slack.readers import SlackReaders
 from api.slack.seen import make_seen
+from rag.access import Reader
 from rag.answering.answerer import AnswerFailed, Message
 from rag.answering.history import cap_history
 from rag.config import Settings
@@ -49,6 +50,12 @@ class Question:
     thread_ts: str | None = None  # events: the thread the answer goes in
     response_url: str | None = None  # slash commands: where the answer is posted
     in_channel: bool = False
+
+    @property
+    def private(self) -> bool:
+        """Only the asker will read the answer: a direct message (a D... channel), or a slash command's reply that
+        only they see. Anywhere else the channel reads it too."""
+        return self.channel.startswith("D") or (self.response_url is not None and not self.in_channel)
 
 
 class SlackBot:
@@ -237,7 +244,11 @@ class SlackBot:
                 self._call("chat.update", self.client.chat_update, channel=q.channel, ts=placeholder, text=shown)
 
         place = f"{q.channel}/{q.thread_ts}" if q.thread_ts else q.channel
-        asker = Asker("slack", q.user, place, reader=self.readers.reader(q.user))
+        # An answer posted where others read it (a channel, a group DM, an in-channel /ask) is drawn from the
+        # documents everyone may read: the asker's groups are not the channel's. Their own documents they get in a
+        # direct message, or from /ask, whose reply only they see.
+        reader = self.readers.reader(q.user) if q.private else Reader.public(f"slack:{q.user or 'unknown'}")
+        asker = Asker("slack", q.user, place, reader=reader)
         return self.service.ask_sync(q.text, history, asker, ticket=ticket, on_token=on_token)
 
     def _deliver(self, q: Question, placeholder: str | None, text: str, blocks: Blocks) -> None:
