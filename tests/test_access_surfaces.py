@@ -257,12 +257,15 @@ def test_each_caller_lists_and_downloads_only_their_documents(world: World) -> N
     assert admin == {HR[0]: ["hr"], ENG[0]: ["eng"], BOTH[0]: ["hr", "eng"], PUBLIC[0]: ["everyone"]}
 
 
-def test_metrics_count_only_what_the_key_may_read(world: World) -> None:
+def test_metrics_and_readiness_count_only_what_the_key_may_read(world: World) -> None:
     for who in READS:
         text = httpx.get(f"{world.url}/metrics", headers=headers(who)).text
         assert f"seedrag_index_documents {float(len(READS[who]))}" in text, who
         if who != "root":
             assert not any(s in text.lower() for s in world.leaks(HR[0]) + world.leaks(ENG[0]))
+        # /readyz tells a key the index's size only if that key reads every document.
+        index = httpx.get(f"{world.url}/readyz", headers=headers(who), timeout=30).json()["checks"]["index"]
+        assert index["ok"] and ("documents" in index) == (who == "root"), (who, index)
 
 
 # Answers ------------------------------------------------------------------------------------------------------
