@@ -7,7 +7,7 @@ keys). Retrieval filters with `Reader.allowed()` inside the search (rag/retrieva
 
 from __future__ import annotations
 
-import fnmatch
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -91,12 +91,14 @@ class AccessRules:
             raise AccessFileError(f"access rules file {path} is not valid TOML: {e}") from e
         default = data.get("default", EVERYONE)
         if default not in (EVERYONE, NOBODY):
-            raise AccessFileError(f"{path}: default must be \"{EVERYONE}\" or \"{NOBODY}\", got {default!r}")
+            raise AccessFileError(f'{path}: default must be "{EVERYONE}" or "{NOBODY}", got {default!r}')
+        if not isinstance(data.get("rules", []), list):
+            raise AccessFileError(f"{path}: rules must be an array of tables ([[rules]] with path and groups)")
         rules = []
         for i, raw in enumerate(data.get("rules", []), start=1):
             where = f"{path}: rule {i}"
             if not isinstance(raw, dict) or not isinstance(raw.get("path"), str) or not raw["path"].strip():
-                raise AccessFileError(f"{where} needs a path pattern, e.g. path = \"hr/**\"")
+                raise AccessFileError(f'{where} needs a path pattern, e.g. path = "hr/**"')
             rules.append(Rule(raw["path"].strip().lstrip("/"), group_names(raw.get("groups", []), where)))
         return cls(default=(EVERYONE,) if default == EVERYONE else (), rules=tuple(rules))
 
@@ -111,10 +113,50 @@ class AccessRules:
 
 
 def matches(path: str, pattern: str) -> bool:
-    """Glob match where `**` spans folders and `*` stays within one (`hr/**` matches `hr/a/b.md`)."""
-    if pattern.endswith("/**"):
-        prefix = pattern[:-3]
-        return path == prefix or path.startswith(prefix + "/") or fnmatch.fnmatchcase(path, pattern)
-    if "**" in pattern:
-        return fnmatch.fnmatchcase(path, pattern.replace("**/", "*").replace("**", "*"))
-    return PurePosixPath(path).match(pattern) if "/" not in pattern else fnmatch.fnmatchcase(path, pattern)
+    """Glob match as in .gitignore: `**` spans folders, `*` and `?` stay within one (`hr/**` matches
+    `hr/a/b.md`, `hr/*.md` does not); a pattern without `/` matches the file name at any depth (`*.pdf`)."""
+    if "/" not in pattern:
+        return _compiled(pattern).fullmatch(PurePosixPath(path).name) is not None
+    return _compiled(pattern).fullmatch(path) is not None
+
+
+_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    if pattern not in _CACHE:
+        _CACHE[pattern] = re.compile(_translate(pattern))
+    return _CACHE[pattern]
+
+
+def _translate(pattern: str) -> str:
+    """A glob as a regular expression over `/`-separated paths."""
+    out, i, n = [], 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if pattern.startswith("**/", i):  # any folders, or none: `a/**/b` matches `a/b`
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == n:  # the folder itself and everything under it
+            out.append("(?:/.*)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            negate = body[:1] in ("!", "^")
+            body = (body[1:] if negate else body).replace("\\", "\\\\")  # ranges (a-z) kept as they are
+            out.append(("[^/" if negate else "[") + body + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)

@@ -33,6 +33,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         elif r.status != "unchanged" or args.verbose:
             detail = f"{r.chunks} chunks, {r.embedded} embedded" if r.status != "removed" else f"{r.deleted} chunks"
             print(f"{r.status:<8} {r.source} ({detail})")
+    for r in report.results:
+        if r.regrouped and r.status == "unchanged" and not args.verbose:
+            print(f"readers  {r.source}")
     print(f"{report.summary()}; index holds {pipe.vectors.count()} chunks")
     return (
         1 if report.skipped and not (report.count("added") + report.count("updated") + report.count("unchanged")) else 0
@@ -51,9 +54,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings, pipe: Any) -> int:
+    from rag.access import Reader
     from rag.service import AnswerService, Asker, Rejected
 
-    cli = Asker("cli", remember=False)  # nobody can rate an answer printed in a terminal
+    # Nobody can rate an answer printed in a terminal; whoever runs `rag` may read the index's files anyway.
+    cli = Asker("cli", remember=False, reader=Reader.trusted())
 
     try:
         answer = AnswerService(settings, pipe.answerer).ask_sync(args.question, [], cli, args.top_k).answer
@@ -125,8 +130,8 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     if not records:
         print("nothing indexed yet: run 'rag ingest seeds/' (or any folder)")
         return 0
-    for r in records:
-        print(f"{r.chunks:>5} chunks  {r.date or '':<10}  {r.source}")
+    for r in records:  # the CLI is an admin: every document, with who may read it
+        print(f"{r.chunks:>5} chunks  {r.date or '':<10}  [{', '.join(r.groups) or 'admins only'}]  {r.source}")
     print(f"{len(records)} documents, {pipe.vectors.count()} chunks in collection '{settings.collection}'")
     return 0
 
@@ -317,7 +322,10 @@ def parser() -> argparse.ArgumentParser:
         description=(
             "Index .txt, .md, .html, .pdf, .docx, .pptx and .xlsx files; folders are walked recursively. "
             "Unchanged files cost nothing; changed files re-embed only changed chunks. "
-            "Bad files are reported and skipped."
+            "Bad files are reported and skipped. Who may read each file comes from the rules file "
+            "RAG_ACCESS_FILE (TOML; patterns relative to the folder named here, first match wins); after a rule "
+            "changes, running this again updates who may read, re-embedding nothing, and says how many "
+            "documents changed readers."
         ),
     )
     s.add_argument("paths", nargs="+", help="files or folders")
@@ -333,7 +341,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("-k", "--top-k", type=int, default=None, help="passages to retrieve (default RAG_TOP_K)")
     s.set_defaults(func=cmd_ask)
 
-    s = sub.add_parser("sources", help="list what is indexed")
+    s = sub.add_parser(
+        "sources",
+        help="list what is indexed, with the groups that may read each document",
+        description="Every indexed document, with its chunks, date and the groups that may read it (the CLI "
+        "acts as an admin and sees all; 'everyone' = any key, 'admins only' = no group).",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sources)
 

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     prompts_dir: Path | None = Field(
         None, description="Read the prompt templates from this folder instead of the ones installed with seedrag."
     )
+    access_file: Path | None = Field(
+        None,
+        description="TOML rules saying which groups may read the documents of an ingested folder (issue 20); "
+        "without it every document is readable by everyone.",
+    )
 
     # Loading and chunking
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")

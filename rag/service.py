@@ -17,12 +17,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
 
+from rag.access import Reader
 from rag.answering.answerer import Answer, Answerer, AnswerFailed, Done, Event, Message, Sources, Token, citation_dict
 from rag.answering.history import cap_history
 from rag.config import Settings
@@ -188,6 +189,9 @@ class Asker:
     remember: bool = True  # False where nobody can rate the answer (the `rag` command)
     # The asker's own words on style and language (an OpenAI client's system message), fenced in the prompt.
     instructions: str = ""
+    # Whose documents the answer may draw on. Fails closed: a surface that forgets to say who is asking gets
+    # the documents everyone may read, never all of them; the CLI says Reader.trusted(), the API its caller.
+    reader: Reader = field(default_factory=Reader.public)
 
 
 @dataclass(frozen=True)
@@ -325,7 +329,7 @@ class AnswerService:
             kept = self.limits(question, history)
             ticket = ticket or self.gate.enter()
             ticket.wait()
-            for ev in self._counted(self.answerer.stream(question, kept, top_k, asker.instructions)):
+            for ev in self._counted(self.answerer.stream(question, kept, top_k, asker.instructions, asker.reader)):
                 if isinstance(ev, Token) and on_token is not None:
                     on_token(ev.text)
                 elif isinstance(ev, Done):
@@ -381,7 +385,9 @@ class AnswerStream:
     ) -> AsyncIterator[Sources | Token | Finished]:
         service = self.service
         try:
-            events = service._counted(service.answerer.stream(question, history, top_k, asker.instructions))
+            events = service._counted(
+                service.answerer.stream(question, history, top_k, asker.instructions, asker.reader)
+            )
             async for ev in in_thread(events):
                 if isinstance(ev, Done):
                     remembered = None

@@ -98,13 +98,16 @@ def test_a_sqlite_index_from_before_migrations_opens_and_is_upgraded(
     try:
         assert [r.source for r in pipe.keywords.records()] == ["/docs/a.txt"]
         assert [cid for cid, _ in pipe.keywords.search("Azerbaijan gas", 5)] == ["a-1"]
+        # Documents from before access rules stay readable by everyone (issue 20's migration).
+        assert pipe.keywords.records()[0].groups == ("everyone",)
+        assert [cid for cid, _ in pipe.keywords.search("Azerbaijan gas", 5, allowed=frozenset({"everyone"}))] == ["a-1"]
         store = make_feedback(settings)
         [vote] = store.recent(5, None)
         assert vote.rating == "helpful" and vote.comment == ""  # the old vote, with the column it lacked
     finally:
         pipe.close()
     with sqlite3.connect(settings.data_dir / f"keyword-{settings.collection}.sqlite") as db:
-        assert recorded(db) == {("keyword", 1)}
+        assert recorded(db) == {("keyword", 1), ("keyword", 2)}
     with sqlite3.connect(settings.data_dir / "feedback.sqlite") as db:
         assert recorded(db) == {("feedback", 1), ("feedback", 2)}
 
@@ -125,11 +128,13 @@ def test_a_postgres_index_from_before_migrations_opens_and_is_upgraded(postgres_
     try:
         assert [r.source for r in index.records()] == ["/docs/a.txt"]
         assert [cid for cid, _ in index.search("Azerbaijan gas", 5)] == ["a-1"]
+        assert index.records()[0].groups == ("everyone",)
+        assert [cid for cid, _ in index.search("Azerbaijan gas", 5, allowed=frozenset({"everyone"}))] == ["a-1"]
     finally:
         index.close()
     with connect(postgres_url) as conn:
         rows = conn.execute("SELECT component, version FROM seedrag_migrations").fetchall()
-    assert {(c, v) for c, v in rows} == {("keyword", 1), ("keyword", 2)}
+    assert {(c, v) for c, v in rows} == {("keyword", 1), ("keyword", 2), ("keyword", 3)}
 
 
 def test_one_place_chooses_the_storage() -> None:

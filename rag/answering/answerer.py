@@ -19,6 +19,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.access import Reader
 from rag.answering import reply, sentences
 from rag.answering import verify as support
 from rag.answering.claims import ClaimOptions, check_claim
@@ -169,33 +170,48 @@ class Answerer:
         self.prompts = prompts
         self.options = options or AnswerOptions()
 
-    def ask(self, question: str, history: list[Message] | None = None, top_k: int | None = None) -> Answer:
-        for event in self.stream(question, history, top_k):
+    def ask(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        top_k: int | None = None,
+        reader: Reader | None = None,
+    ) -> Answer:
+        for event in self.stream(question, history, top_k, reader=reader):
             if isinstance(event, Done):
                 return event.answer
         raise AssertionError("stream ended without an answer")
 
     def stream(
-        self, question: str, history: list[Message] | None = None, top_k: int | None = None, instructions: str = ""
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        top_k: int | None = None,
+        instructions: str = "",
+        reader: Reader | None = None,
     ) -> Iterator[Event]:
         """Sources first, then the answer's text as the model writes it, then Done. Raises AnswerFailed mid-way.
-        `instructions`: the asker's own words on style and language (an OpenAI client's system message)."""
+        `instructions`: the asker's own words on style and language (an OpenAI client's system message).
+        `reader`: whose documents the passages may come from (None: every document, as `rag eval` asks)."""
         # Each answer meters its own LLM calls (rewrite, reply, support check): a copy of this answerer whose
         # LLM view adds up the tokens the server reports, handed over on the Answer.
         metered = copy.copy(self)
         metered.llm = self.llm.metered()
         metered.instructions = instructions.strip()
-        with contextlib.closing(metered._stream(question, history, top_k)) as events:
+        with contextlib.closing(metered._stream(question, history, top_k, reader)) as events:
             for event in events:
                 if isinstance(event, Done) and metered.llm.usage is not None:
                     event.answer.usage = metered.llm.usage
                 yield event
 
-    def _stream(self, question: str, history: list[Message] | None, top_k: int | None) -> Generator[Event, None, None]:
+    def _stream(
+        self, question: str, history: list[Message] | None, top_k: int | None, reader: Reader | None = None
+    ) -> Generator[Event, None, None]:
         question = question.strip()
         t0 = time.perf_counter()
+        # The rewrite reads only this caller's own conversation; it searches nothing.
         standalone = self.standalone(question, history or [])
-        passages = self.retriever.search(standalone, top_k)
+        passages = self.retriever.search(standalone, top_k, reader=reader)
         retrieval_ms = (time.perf_counter() - t0) * 1000
         yield Sources(passages, standalone, retrieval_ms)
         t1 = time.perf_counter()

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from rag.index.database import migrate_sqlite
+from rag.access import EVERYONE
+from rag.index.database import Migrations, migrate_sqlite
 from rag.index.terms import query_terms
 
 _SCHEMA = """
@@ -35,7 +36,21 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
-MIGRATIONS = [(1, _SCHEMA)]
+
+def _add_groups(db: sqlite3.Connection) -> None:
+    # Who may read each document (issue 20): a JSON list on the record, and one row per (group, document) that
+    # a restricted search joins on. Documents indexed before rules existed were readable by everyone.
+    with db:
+        if "groups" not in {row[1] for row in db.execute("PRAGMA table_info(documents)")}:
+            db.execute(f"ALTER TABLE documents ADD COLUMN groups TEXT NOT NULL DEFAULT '[\"{EVERYONE}\"]'")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS document_groups (source TEXT NOT NULL, grp TEXT NOT NULL, "
+            "PRIMARY KEY (source, grp)) WITHOUT ROWID"
+        )
+        db.execute("INSERT OR IGNORE INTO document_groups (source, grp) SELECT source, ? FROM documents", (EVERYONE,))
+
+
+MIGRATIONS: Migrations = [(1, _SCHEMA), (2, _add_groups)]
 
 
 def document_id(source: str) -> str:
@@ -52,6 +67,7 @@ class DocumentRecord:
     chunks: int
     page_starts: tuple[int, ...]
     ingested_at: float
+    groups: tuple[str, ...] = (EVERYONE,)  # who may read it (rag/access.py); () = only readers who read all
 
 
 class KeywordStore(Protocol):
@@ -63,8 +79,12 @@ class KeywordStore(Protocol):
     def delete(self, chunk_ids: list[str]) -> None: ...
     def transaction(self) -> AbstractContextManager[None]: ...
     def texts(self, chunk_ids: list[str]) -> dict[str, str]: ...
-    def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]: ...
-    def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]: ...
+    def search(
+        self, query: str, limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]: ...
+    def search_any(
+        self, phrases: list[str], limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]: ...
     def doc_freq(self, stems: list[str]) -> dict[str, int]: ...
     def chunk_sources(self) -> dict[str, str]: ...
     def count(self) -> int: ...
@@ -72,8 +92,16 @@ class KeywordStore(Protocol):
     def records(self) -> list[DocumentRecord]: ...
     def source_of(self, document_id: str) -> str | None: ...
     def put_record(
-        self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
+        self,
+        source: str,
+        sha256: str,
+        title: str,
+        date: str | None,
+        chunks: int,
+        page_starts: tuple[int, ...],
+        groups: tuple[str, ...] = (EVERYONE,),
     ) -> None: ...
+    def set_groups(self, source: str, groups: tuple[str, ...]) -> None: ...
     def forget(self, source: str) -> None: ...
     def sources_with_chunks(self) -> set[str]: ...
     def close(self) -> None: ...
@@ -181,23 +209,37 @@ class KeywordIndex:
                 out.update(rows.fetchall())
         return out
 
-    def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
+    def search(
+        self, query: str, limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk_id, bm25 score) best first; higher is better."""
-        return self.search_any(query_terms(query), limit, title_weight)
+        return self.search_any(query_terms(query), limit, title_weight, allowed)
 
-    def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
-        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches)."""
+    def search_any(
+        self, phrases: list[str], limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches).
+        `allowed`: only chunks of documents readable by one of these groups, chosen before the LIMIT (None: all)."""
         phrases = [" ".join(p.replace('"', " ").split()) for p in phrases]
         match = " OR ".join(f'"{p}"' for p in phrases if p)
-        if not match:
+        if not match or (allowed is not None and not allowed):
             return []
         # The best `limit` rows first, then their ids: joined before the LIMIT, SQLite looks up the id of every
         # matching row (tens of thousands for common words in a large index), and this query costs ~40% more.
+        # A reader's filter needs that look-up anyway (a chunk's document, then its groups), so it is one
+        # correlated probe per matching row, inside the ranking: the LIMIT counts readable rows only.
+        readable, groups = "", list(allowed or ())
+        if allowed is not None:
+            readable = (
+                "AND EXISTS (SELECT 1 FROM chunks r JOIN document_groups g ON g.source = r.source "
+                f"WHERE r.rowid = chunks_fts.rowid AND g.grp IN ({','.join('?' * len(groups))})) "
+            )
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.chunk_id, f.s FROM (SELECT rowid, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts "
-                "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?) f JOIN chunks c ON c.rowid = f.rowid ORDER BY f.s",
-                (title_weight, match, limit),
+                f"WHERE chunks_fts MATCH ? {readable}ORDER BY s LIMIT ?) f JOIN chunks c ON c.rowid = f.rowid "
+                "ORDER BY f.s",
+                (title_weight, match, *groups, limit),
             ).fetchall()
         return [(cid, -score) for cid, score in rows]
 
@@ -222,12 +264,12 @@ class KeywordIndex:
     # --- the document manifest ---------------------------------------------------------------------
     def record(self, source: str) -> DocumentRecord | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+            row = self._db.execute(f"SELECT {_RECORD} FROM documents WHERE source = ?", (source,)).fetchone()
         return _record(row) if row else None
 
     def records(self) -> list[DocumentRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM documents ORDER BY source").fetchall()
+            rows = self._db.execute(f"SELECT {_RECORD} FROM documents ORDER BY source").fetchall()
         return [_record(r) for r in rows]
 
     def source_of(self, document_id: str) -> str | None:
@@ -237,23 +279,57 @@ class KeywordIndex:
         return row[0] if row else None
 
     def put_record(
-        self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
+        self,
+        source: str,
+        sha256: str,
+        title: str,
+        date: str | None,
+        chunks: int,
+        page_starts: tuple[int, ...],
+        groups: tuple[str, ...] = (EVERYONE,),
     ) -> None:
-        with self._lock:
+        with self.transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO documents (source, sha256, title, date, chunks, page_starts, ingested_at, "
-                "doc_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (source, sha256, title, date, chunks, json.dumps(list(page_starts)), time.time(), document_id(source)),
+                "doc_id, groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    source,
+                    sha256,
+                    title,
+                    date,
+                    chunks,
+                    json.dumps(list(page_starts)),
+                    time.time(),
+                    document_id(source),
+                    json.dumps(list(groups)),
+                ),
             )
+            self._put_groups(source, groups)
+
+    def set_groups(self, source: str, groups: tuple[str, ...]) -> None:
+        """Change who may read a recorded document (a rule changed): the manifest only, nothing re-embedded."""
+        with self.transaction():
+            self._db.execute("UPDATE documents SET groups = ? WHERE source = ?", (json.dumps(list(groups)), source))
+            self._put_groups(source, groups)
+
+    def _put_groups(self, source: str, groups: tuple[str, ...]) -> None:
+        self._db.execute("DELETE FROM document_groups WHERE source = ?", (source,))
+        self._db.executemany("INSERT INTO document_groups (source, grp) VALUES (?, ?)", [(source, g) for g in groups])
 
     def forget(self, source: str) -> None:
-        with self._lock:
+        with self.transaction():
             self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM document_groups WHERE source = ?", (source,))
 
     def sources_with_chunks(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT DISTINCT source FROM chunks")}
 
 
+_RECORD = "source, sha256, title, date, chunks, page_starts, ingested_at, groups"
+
+
 def _record(row: tuple) -> DocumentRecord:  # type: ignore[type-arg]
-    return DocumentRecord(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6])
+    return DocumentRecord(
+        row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6], tuple(json.loads(row[7]))
+    )

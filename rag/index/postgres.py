@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rag.access import EVERYONE
 from rag.index.database import connect, describe, migrate_postgres
 from rag.index.keyword import DocumentRecord, document_id
 from rag.index.terms import query_terms, tokens
@@ -62,6 +63,8 @@ MIGRATIONS = [
     (1, _SCHEMA),
     # The chunk's text lives here, not in Chroma (which keeps vectors and positions): see VectorStore.upsert.
     (2, "ALTER TABLE rag_chunks ADD COLUMN IF NOT EXISTS text text"),
+    # Who may read each document (issue 20); documents indexed before rules existed were readable by everyone.
+    (3, "ALTER TABLE rag_documents ADD COLUMN IF NOT EXISTS groups text[] NOT NULL DEFAULT '{everyone}'"),
 ]
 
 # Each write is one statement (data-modifying CTEs): one round trip, and atomic in autocommit mode.
@@ -140,6 +143,19 @@ WITH q AS MATERIALIZED (
 )
 SELECT c.chunk_id, top.score FROM top JOIN rag_chunks c ON c.id = top.chunk ORDER BY top.score DESC, top.chunk
 """
+
+# A reader's search: the same scores, and only chunks of documents one of the reader's groups may read are
+# ranked - once per scored chunk, before the LIMIT, so the limit counts readable chunks only.
+_SEARCH_READABLE = _SEARCH.replace(
+    "    GROUP BY p.chunk ORDER BY score DESC, p.chunk LIMIT %(limit)s",
+    """    GROUP BY p.chunk
+), readable AS (
+    SELECT s.chunk, s.score FROM top s
+    JOIN rag_chunks c ON c.id = s.chunk
+    JOIN rag_documents d ON d.collection = c.collection AND d.source = c.source
+    WHERE d.groups && %(allowed)s::text[]
+    ORDER BY s.score DESC, s.chunk LIMIT %(limit)s""",
+).replace("FROM top JOIN", "FROM readable top JOIN")
 
 
 def row_postings(title: str, text: str) -> tuple[dict[str, tuple[int, int]], int]:
@@ -273,19 +289,26 @@ class PgKeywordIndex:
                         "DELETE FROM rag_terms WHERE collection = %s AND term = ANY(%s) AND df <= 0", (self._cid, gone)
                     )
 
-    def search(self, query: str, limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
+    def search(
+        self, query: str, limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk_id, bm25 score) best first; higher is better."""
-        return self.search_any(query_terms(query), limit, title_weight)
+        return self.search_any(query_terms(query), limit, title_weight, allowed)
 
-    def search_any(self, phrases: list[str], limit: int, title_weight: float = 2.0) -> list[tuple[str, float]]:
-        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches)."""
+    def search_any(
+        self, phrases: list[str], limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Chunks matching any of the words or phrases, by BM25 (summed over the phrases each one matches).
+        `allowed`: only chunks of documents readable by one of these groups, chosen before the LIMIT (None: all)."""
         wanted = phrase_terms(phrases)
-        if not wanted or limit <= 0:
+        if not wanted or limit <= 0 or (allowed is not None and not allowed):
             return []
         params = {"c": self._cid, "terms": list(wanted), "times": list(wanted.values())}
         params |= {"words": [t for t in wanted if " " not in t], "pairs": [t for t in wanted if " " in t]}
+        sql = _SEARCH if allowed is None else _SEARCH_READABLE
+        params |= {"allowed": sorted(allowed or ())}
         with self._db() as db:
-            rows = db.execute(_SEARCH, params | {"w": title_weight, "limit": limit}).fetchall()
+            rows = db.execute(sql, params | {"w": title_weight, "limit": limit}).fetchall()
         return [(cid, float(score)) for cid, score in rows]
 
     def doc_freq(self, stems: list[str]) -> dict[str, int]:
@@ -335,15 +358,22 @@ class PgKeywordIndex:
         return row[0] if row else None
 
     def put_record(
-        self, source: str, sha256: str, title: str, date: str | None, chunks: int, page_starts: tuple[int, ...]
+        self,
+        source: str,
+        sha256: str,
+        title: str,
+        date: str | None,
+        chunks: int,
+        page_starts: tuple[int, ...],
+        groups: tuple[str, ...] = (EVERYONE,),
     ) -> None:
         with self._db() as db:
             db.execute(
                 f"INSERT INTO rag_documents (collection, {_RECORD}, doc_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (collection, source) DO UPDATE SET sha256 = EXCLUDED.sha256, title = EXCLUDED.title, "
                 "date = EXCLUDED.date, chunks = EXCLUDED.chunks, page_starts = EXCLUDED.page_starts, "
-                "ingested_at = EXCLUDED.ingested_at, doc_id = EXCLUDED.doc_id",
+                "ingested_at = EXCLUDED.ingested_at, doc_id = EXCLUDED.doc_id, groups = EXCLUDED.groups",
                 (
                     self._cid,
                     source,
@@ -353,8 +383,17 @@ class PgKeywordIndex:
                     chunks,
                     json.dumps(list(page_starts)),
                     time.time(),
+                    list(groups),
                     document_id(source),
                 ),
+            )
+
+    def set_groups(self, source: str, groups: tuple[str, ...]) -> None:
+        """Change who may read a recorded document (a rule changed): the manifest only, nothing re-embedded."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE rag_documents SET groups = %s WHERE collection = %s AND source = %s",
+                (list(groups), self._cid, source),
             )
 
     def forget(self, source: str) -> None:
@@ -367,8 +406,8 @@ class PgKeywordIndex:
             return {r[0] for r in rows.fetchall()}
 
 
-_RECORD = "source, sha256, title, date, chunks, page_starts, ingested_at"
+_RECORD = "source, sha256, title, date, chunks, page_starts, ingested_at, groups"
 
 
 def _record(row: tuple) -> DocumentRecord:  # type: ignore[type-arg]
-    return DocumentRecord(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6])
+    return DocumentRecord(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6], tuple(row[7]))

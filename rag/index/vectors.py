@@ -25,6 +25,30 @@ class StoreUnavailable(RuntimeError):
     pass
 
 
+# Who may read a chunk, in its metadata: one boolean key per group ("grp:hr": True), which Chroma's `where` can
+# filter on with $or (it cannot test a list against several values with $in). A key absent = not that group.
+GROUP_KEY = "grp:"
+
+
+def group_meta(groups: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """The metadata keys that mark a chunk readable by these groups."""
+    return {GROUP_KEY + g: True for g in groups}
+
+
+def readable_where(allowed: frozenset[str] | None) -> dict[str, Any] | None:
+    """Chroma's `where` for chunks one of these groups may read; None = no filter. Never call it with an empty
+    set (nothing is readable: search nothing)."""
+    if allowed is None:
+        return None
+    terms: list[dict[str, Any]] = [{GROUP_KEY + g: True} for g in sorted(allowed)]
+    return terms[0] if len(terms) == 1 else {"$or": terms}
+
+
+def readable(meta: Any, allowed: frozenset[str]) -> bool:
+    """Whether a chunk with this metadata may be read by one of these groups."""
+    return bool(meta) and any(meta.get(GROUP_KEY + g) is True for g in allowed)
+
+
 @dataclass(frozen=True)
 class StoredChunk:
     chunk_id: str
@@ -97,8 +121,23 @@ class VectorStore:
             self.collection.upsert(ids=ids, embeddings=vectors.tolist(), metadatas=metas)
 
     def update_meta(self, ids: list[str], metas: list[dict[str, Any]]) -> None:
-        if ids:
-            self.collection.update(ids=ids, metadatas=metas)
+        """Chroma merges the keys given into each chunk's metadata; a key given as None is removed."""
+        for b in range(0, len(ids), 500):
+            self.collection.update(ids=ids[b : b + 500], metadatas=metas[b : b + 500])
+
+    def set_groups(self, ids: list[str], groups: tuple[str, ...]) -> None:
+        """Make these chunks readable by exactly these groups: new group keys set, every other one removed (read
+        from the chunks themselves, so a key a previous run left behind goes too). Nothing is re-embedded."""
+        wanted = group_meta(groups)
+        for b in range(0, len(ids), 500):
+            part = ids[b : b + 500]
+            got = self.collection.get(ids=part, include=["metadatas"])
+            metas = []
+            for meta in got["metadatas"] or []:
+                stale = {k: None for k in meta or {} if k.startswith(GROUP_KEY) and k not in wanted}
+                metas.append(wanted | stale)
+            if got["ids"]:
+                self.collection.update(ids=got["ids"], metadatas=metas)
 
     def delete(self, ids: list[str]) -> None:
         for b in range(0, len(ids), 500):
@@ -116,18 +155,71 @@ class VectorStore:
             out.append((StoredChunk(cid, doc or "", dict(meta)), 1.0 - float(dist)))
         return out
 
-    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+    def nearest(self, vector: np.ndarray, k: int, allowed: frozenset[str] | None = None) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity, best first. No text or metadata: a deep candidate list
         costs a few ms this way, against ~15 ms per 100 chunks when Chroma also reads their documents.
 
         No count() first: Chroma 1.5 returns fewer than k (none from an empty collection) without complaint, and
-        its count() reads the whole collection: 18 ms at 100k chunks, twice per search."""
+        its count() reads the whole collection: 18 ms at 100k chunks, twice per search.
+
+        `allowed`: the k nearest chunks these groups may read (see `_nearest_readable`)."""
+        if allowed is not None:
+            return self._nearest_readable(vector, k, allowed)
         res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
 
-    def get(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
+    # Chroma 1.5's `where` costs in proportion to the chunks it matches, not to k: ~50 us a matching chunk on
+    # our 2-core machine (bench/access_cost.py), 100+ ms per query when a reader may read a quarter of 100k
+    # chunks, against 3 ms unfiltered. So the k nearest readable chunks are found by reading deeper into the
+    # unfiltered ranking until k readable ones are in hand (or the collection ends): the same k, the k best
+    # this reader may read, never fewer. Only a reader who may read a small share takes Chroma's filter,
+    # which is cheap then because it matches few chunks.
+    filtered_by: str = "adaptive"  # or "where": always Chroma's filter (bench/access_cost.py compares them)
+    min_share = 0.05  # below this share of readable chunks in the ranking read, Chroma's filter is cheaper
+    max_depth = 4000  # the deepest unfiltered ranking read before falling back to Chroma's filter
+
+    def _nearest_readable(self, vector: np.ndarray, k: int, allowed: frozenset[str]) -> list[tuple[str, float]]:
+        if not allowed or k <= 0:
+            return []
+        if self.filtered_by == "where":
+            return self._nearest_where(vector, k, allowed)
+        n = 4 * k
+        while True:
+            res = self.collection.query(
+                query_embeddings=[vector.tolist()], n_results=n, include=["distances", "metadatas"]
+            )
+            ids, metas, dists = res["ids"][0], res["metadatas"][0], res["distances"][0]
+            kept = [(cid, 1.0 - float(d)) for cid, m, d in zip(ids, metas, dists, strict=True) if readable(m, allowed)]
+            if len(kept) >= k or len(ids) < n:  # enough, or the whole collection was read
+                return kept[:k]
+            share = len(kept) / max(len(ids), 1)
+            deeper = int(1.5 * k / share) if share else n * 8
+            if share < self.min_share or deeper > self.max_depth:
+                return self._nearest_where(vector, k, allowed)
+            n = max(deeper, 2 * n)
+
+    def _nearest_where(self, vector: np.ndarray, k: int, allowed: frozenset[str]) -> list[tuple[str, float]]:
+        res = self.collection.query(
+            query_embeddings=[vector.tolist()], n_results=k, where=readable_where(allowed), include=["distances"]
+        )
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def get(
+        self, ids: list[str], with_vectors: bool = False, allowed: frozenset[str] | None = None
+    ) -> tuple[list[StoredChunk], np.ndarray | None]:
+        """The chunks with these ids that exist (and, given `allowed`, that one of these groups may read)."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        if not ids or (allowed is not None and not allowed):
+            return [], None
+        # Checked on each chunk's own groups as it is read, not by a `where`: Chroma evaluates a `where` over the
+        # whole collection before it looks at the ids (100+ ms at 100k chunks), and the metadata is read anyway.
         res = self.collection.get(ids=ids, include=include)
+        if allowed is not None:
+            keep = [i for i, m in enumerate(res["metadatas"]) if readable(m, allowed)]
+            res = {
+                key: ([res[key][i] for i in keep] if res.get(key) is not None else None)
+                for key in ("ids", "documents", "metadatas", "embeddings")
+            }
         # Chunks stored before the text moved to the keyword index still carry it here; newer ones have None.
         chunks = [
             StoredChunk(cid, doc or "", dict(meta))

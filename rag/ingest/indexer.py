@@ -4,6 +4,10 @@ Per file, the wanted chunk ids (content-derived) are compared with what Chroma a
 only new ids are embedded, vanished ids are deleted, and the manifest records the file's hash last. A
 kill at any point leaves a usable index; the next run finds the file's hash unrecorded and completes it
 without re-embedding what was already stored.
+
+Each document carries the groups that may read it (rag/access.py): a folder ingest takes them from the rules
+file (RAG_ACCESS_FILE), an upload from its caller. They are on every chunk in Chroma and on the manifest's
+record; when a rule changes, the next ingest rewrites them there without re-embedding anything.
 """
 
 from __future__ import annotations
@@ -12,21 +16,22 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
 
+from rag.access import EVERYONE, AccessRules
 from rag.config import Settings
 from rag.index.embeddings import Embedder
 from rag.index.keyword import KeywordStore
 from rag.index.locking import IndexLock
 from rag.index.originals import file_sha256
-from rag.index.vectors import VectorStore
+from rag.index.vectors import VectorStore, group_meta
 from rag.ingest.chunking import Span, chunk_text
 from rag.ingest.loaders import Document, LoadError, walk
 from rag.ingest.sandbox import Reader
@@ -45,6 +50,7 @@ class FileResult:
     chunks: int = 0
     embedded: int = 0
     deleted: int = 0
+    regrouped: bool = False  # who may read it changed (a rule, or the groups an upload was given)
 
 
 @dataclass
@@ -63,9 +69,17 @@ class IngestReport:
     def skipped(self) -> list[FileResult]:
         return [r for r in self.results if r.status == "skipped"]
 
+    @property
+    def regrouped(self) -> int:
+        """Documents already indexed whose readers changed in this run."""
+        return sum(1 for r in self.results if r.regrouped)
+
     def summary(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "removed", "skipped")]
-        return f"{', '.join(parts)}; {self.embedded} chunks embedded in {self.seconds:.1f}s"
+        return (
+            f"{', '.join(parts)}; {self.regrouped} changed readers; {self.embedded} chunks embedded "
+            f"in {self.seconds:.1f}s"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,8 @@ class _Plan:
     existing: set[str]
     keyword_ids: set[str]
     is_new: bool
+    groups: tuple[str, ...]
+    regrouped: bool
     pending: int = 0
     embedded: int = 0
 
@@ -129,15 +145,21 @@ class Ingestor:
         progress: bool = False,
         preread: dict[str, Read] | None = None,
     ) -> IngestReport:
-        """Index files and folders. `preread`: results of `read()` already taken, by resolved path."""
+        """Index files and folders. `preread`: results of `read()` already taken, by resolved path. Each file gets
+        the groups the rules file gives its path relative to the folder named (a file named itself: its name)."""
         started = time.perf_counter()
         report = IngestReport()
+        rules = AccessRules.load(self.settings.access_file)
         files: list[Path] = []
+        groups: dict[str, tuple[str, ...]] = {}
         for p in paths:
             if not p.exists():
                 report.results.append(FileResult(str(p), "skipped", "no such file or directory"))
-            else:
-                files.extend(walk([p]))
+                continue
+            for f in walk([p]):
+                files.append(f)
+                relative = f.relative_to(p).as_posix() if p.is_dir() else f.name
+                groups[str(f.resolve())] = rules.groups_for(relative)
         # Files are read (the slow, risky part) before the writer lock is taken, so a costly file delays
         # this ingest only, not every other upload and removal.
         read: list[Read] = []
@@ -145,20 +167,23 @@ class Ingestor:
             got = (preread or {}).get(str(path.resolve()))
             read.append(got if got is not None else self.read(path))
         with self.lock:
-            report.results.extend(self.index(read, progress))
+            report.results.extend(self.index(read, progress, groups))
             if prune:
                 report.results.extend(self._prune(paths, {str(f.resolve()) for f in files}))
         report.seconds = time.perf_counter() - started
         log.info("ingest: %s", report.summary())
         return report
 
-    def index(self, read: Sequence[Read], progress: bool = False) -> list[FileResult]:
-        """Index documents already read (by `read()`), under the writer lock; one result per item."""
+    def index(
+        self, read: Sequence[Read], progress: bool = False, groups: Mapping[str, tuple[str, ...]] | None = None
+    ) -> list[FileResult]:
+        """Index documents already read (by `read()`), under the writer lock; one result per item. `groups`: who
+        may read each, by source; a source not in it keeps its recorded groups (a new one: everyone)."""
         results: list[FileResult] = []
         with self.lock:
             plans = []
             for item in read:
-                plan_or_result = self._plan(item)
+                plan_or_result = self._plan(item, (groups or {}).get(item.source))
                 if isinstance(plan_or_result, FileResult):
                     results.append(plan_or_result)
                     if plan_or_result.status == "skipped":
@@ -238,15 +263,31 @@ class Ingestor:
             for s in self._chunk_text(doc.text[start:end])
         ]
 
+    def regroup(self, source: str, groups: tuple[str, ...]) -> bool:
+        """Make an indexed document readable by exactly these groups: every chunk's metadata in Chroma, then the
+        manifest (search's keyword side reads it), nothing re-embedded. False if it already was."""
+        with self.lock:
+            record = self.keywords.record(source)
+            if record is None or set(record.groups) == set(groups):
+                return False
+            self.vectors.set_groups(sorted(self.vectors.ids_for(source)), groups)
+            self.keywords.set_groups(source, groups)
+        log.info("readers of %s changed: %s -> %s", source, _names(record.groups), _names(groups))
+        return True
+
     # --- steps ------------------------------------------------------------------------------------
-    def _plan(self, item: Read) -> _Plan | FileResult:
+    def _plan(self, item: Read, groups: tuple[str, ...] | None = None) -> _Plan | FileResult:
         item = self.settle(item)
         if isinstance(item, FileResult):
+            if item.status == "unchanged" and groups is not None:
+                return replace(item, regrouped=self.regroup(item.source, groups))
             return item
         record = self.keywords.record(item.source)
         doc, source = item, item.source
+        if groups is None:
+            groups = record.groups if record is not None else (EVERYONE,)
         if record is not None and record.sha256 == doc.sha256:
-            return FileResult(source, "unchanged", chunks=record.chunks)
+            return FileResult(source, "unchanged", chunks=record.chunks, regrouped=self.regroup(source, groups))
         try:
             spans = self.chunk(doc)
         except Exception as e:  # one bad file never ends the others' ingest
@@ -258,9 +299,10 @@ class Ingestor:
             ids.append(chunk_id(source, seen[s.text], s.text))
             seen[s.text] += 1
         # `existing` (what Chroma holds) is filled in for all files at once by _embed_and_store.
-        return _Plan(doc, ids, spans, set(), self.keywords.chunk_ids(source), record is None)
+        regrouped = record is not None and set(record.groups) != set(groups)
+        return _Plan(doc, ids, spans, set(), self.keywords.chunk_ids(source), record is None, groups, regrouped)
 
-    def _meta(self, doc: Document, span: Span) -> dict[str, Any]:
+    def _meta(self, doc: Document, span: Span, groups: tuple[str, ...]) -> dict[str, Any]:
         line, page = doc.position(span.start)
         meta: dict[str, Any] = {
             "source": doc.source,
@@ -278,7 +320,7 @@ class Ingestor:
             meta["page_label"] = label
         if doc.date:
             meta["date"] = doc.date
-        return meta
+        return meta | group_meta(groups)
 
     def _embed_and_store(self, plans: list[_Plan], progress: bool) -> list[FileResult]:
         # Chunks from many small files are embedded together: batches sorted by length pad least.
@@ -304,7 +346,7 @@ class Ingestor:
 
         def store(batch: list[tuple[_Plan, int]], vectors: np.ndarray) -> None:
             self.vectors.upsert(
-                [p.ids[i] for p, i in batch], vectors, [self._meta(p.doc, p.spans[i]) for p, i in batch]
+                [p.ids[i] for p, i in batch], vectors, [self._meta(p.doc, p.spans[i], p.groups) for p, i in batch]
             )
             by_plan: dict[_Plan, list[int]] = {}
             for p, i in batch:
@@ -347,19 +389,31 @@ class Ingestor:
         wanted = set(plan.ids)
         kept = [i for i, cid in enumerate(plan.ids) if cid in plan.existing]
         # Unchanged text may have moved: refresh spans without re-embedding.
-        self.vectors.update_meta([plan.ids[i] for i in kept], [self._meta(doc, plan.spans[i]) for i in kept])
+        kept_ids = [plan.ids[i] for i in kept]
+        self.vectors.update_meta(kept_ids, [self._meta(doc, plan.spans[i], plan.groups) for i in kept])
+        if plan.regrouped or plan.is_new:  # Chroma merges metadata: a group no longer given must be removed
+            self.vectors.set_groups(kept_ids, plan.groups)
         stale = sorted(plan.existing - wanted)
         self.vectors.delete(stale)
         # Chunks embedded now were added as they were stored; those Chroma already held may lack their keyword
         # row (an interrupted run), and INSERT OR IGNORE leaves present ones alone.
         self.keywords.add(doc.source, doc.title, [(plan.ids[i], plan.spans[i].text) for i in kept])
         self.keywords.delete(sorted(plan.keyword_ids - wanted))
-        self.keywords.put_record(doc.source, doc.sha256, doc.title, doc.date, len(plan.ids), doc.page_starts)
+        self.keywords.put_record(
+            doc.source, doc.sha256, doc.title, doc.date, len(plan.ids), doc.page_starts, plan.groups
+        )
         status: Status = "added" if plan.is_new else "updated"
         log.info(
             "%s %s: %d chunks, %d embedded, %d deleted", status, doc.source, len(plan.ids), plan.embedded, len(stale)
         )
-        return FileResult(doc.source, status, chunks=len(plan.ids), embedded=plan.embedded, deleted=len(stale))
+        return FileResult(
+            doc.source,
+            status,
+            chunks=len(plan.ids),
+            embedded=plan.embedded,
+            deleted=len(stale),
+            regrouped=plan.regrouped,
+        )
 
     def _prune(self, roots: list[Path], present: set[str]) -> list[FileResult]:
         """Drop indexed documents under the given roots whose files are gone."""
@@ -373,3 +427,7 @@ class Ingestor:
                 out.append(self.remove(source))
                 log.info("pruned %s", source)
         return out
+
+
+def _names(groups: tuple[str, ...]) -> str:
+    return ", ".join(groups) or "admins only"

@@ -4,6 +4,9 @@ A file replaces the stored file of the same name (a new version of a document ke
 the original and the ingest happen under the ingestor's lock, and a file the loader rejects puts the previous
 version back, so the originals and the index always agree. Where originals live (a local folder, or the
 shared database) is rag/index/originals.py's concern.
+
+Who may read an upload is the caller's to say (`groups`, from an admin key); without it, the rules file
+(RAG_ACCESS_FILE) decides by the stored name, as for a file at the top of an ingested folder.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import re
 import shutil
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from rag.access import AccessRules
 from rag.index.originals import Originals
 from rag.ingest.indexer import FileResult, Ingestor, Read
 from rag.ingest.loaders import SUPPORTED
@@ -68,6 +72,7 @@ class Prepared:
     results: dict[int, UploadResult]  # decided already (unsupported, duplicate name)
     chosen: dict[str, int]  # stored name -> index of the upload stored under it
     preread: dict[str, Read]
+    groups: tuple[str, ...] | None = None  # who may read them; None: as the rules file says
 
 
 class Uploads:
@@ -77,21 +82,22 @@ class Uploads:
         # This machine's own scratch space (data/uploads/.staging: hidden, never walked by 'rag ingest').
         self.staging = staging
 
-    def add(self, files: list[tuple[str, BinaryIO]]) -> list[UploadResult]:
-        """Store and ingest (filename, bytes) pairs; one result per file, in order."""
-        prepared = self.prepare(files)
+    def add(self, files: list[tuple[str, BinaryIO]], groups: tuple[str, ...] | None = None) -> list[UploadResult]:
+        """Store and ingest (filename, bytes) pairs; one result per file, in order. `groups`: who may read them
+        (None: the rules file's groups for each name, everyone without one)."""
+        prepared = self.prepare(files, groups)
         try:
             return self.commit(prepared)
         finally:
             self.discard(prepared)
 
-    def prepare(self, files: list[tuple[str, BinaryIO]]) -> Prepared:
+    def prepare(self, files: list[tuple[str, BinaryIO]], groups: tuple[str, ...] | None = None) -> Prepared:
         """Stage and read the files, without the writer lock; `commit()` then stores them, `discard()` cleans up."""
         uploads: list[Upload] = []
         try:
             for filename, data in files:
                 uploads.append(self.stage(filename, data))
-            return self._read(uploads)
+            return replace(self._read(uploads), groups=groups)
         except BaseException:
             for up in uploads:
                 self._discard(up.staged)
@@ -108,11 +114,11 @@ class Uploads:
             shutil.copyfileobj(data, out, 1 << 20)
         return Upload(filename, name, staged)
 
-    def ingest(self, uploads: list[Upload]) -> list[UploadResult]:
+    def ingest(self, uploads: list[Upload], groups: tuple[str, ...] | None = None) -> list[UploadResult]:
         """Move staged files into place and ingest them, one result per upload, in order."""
         prepared = Prepared(uploads, {}, {}, {})
         try:
-            prepared = self._read(uploads)
+            prepared = replace(self._read(uploads), groups=groups)
             return self.commit(prepared)
         finally:
             self.discard(prepared)
@@ -159,7 +165,7 @@ class Uploads:
                     staged = uploads[i].staged
                     assert staged is not None
                     stored[name] = self.originals.put(name, staged)
-                indexed = self.ingestor.index(settled)
+                indexed = self.ingestor.index(settled, groups=self._groups(prepared))
             except BaseException:
                 for name, put in stored.items():
                     self.originals.abandon(name, put)
@@ -186,6 +192,13 @@ class Uploads:
         return result
 
     # --- steps ------------------------------------------------------------------------------------
+    def _groups(self, prepared: Prepared) -> dict[str, tuple[str, ...]]:
+        """Who may read each stored upload, by source: the caller's groups, or the rules file's for its name."""
+        if prepared.groups is not None:
+            return {self.originals.source(name): prepared.groups for name in prepared.chosen}
+        rules = AccessRules.load(self.ingestor.settings.access_file)
+        return {self.originals.source(name): rules.groups_for(name) for name in prepared.chosen}
+
     @staticmethod
     def _discard(path: Path | None) -> None:
         if path is not None:

@@ -1,4 +1,9 @@
-"""Retrieval: vector search, keyword (BM25) search, their fusion, and a relevance floor."""
+"""Retrieval: vector search, keyword (BM25) search, their fusion, and a relevance floor.
+
+A reader (rag/access.py) is enforced inside every step, never after: the vector query, both keyword queries
+and the feedback's second search are filtered by the groups it may read, and a chunk read by id is read only
+if it may. So the top k are the best k it may read, and nothing of another document is ever loaded.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Literal
 
 import numpy as np
 
+from rag.access import Reader
 from rag.config import Settings
 from rag.index.embeddings import Embedder
 from rag.index.keyword import KeywordStore, query_terms
@@ -123,36 +129,50 @@ class Retriever:
         self.rerank_failures = 0
 
     def search(
-        self, question: str, top_k: int | None = None, mode: Mode | None = None, floor: float | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: Mode | None = None,
+        floor: float | None = None,
+        reader: Reader | None = None,
     ) -> list[Passage]:
-        """The top_k most relevant passages, best first; those under the relevance floor are dropped."""
+        """The top_k most relevant passages `reader` may read (None: every passage), best first; those under the
+        relevance floor are dropped."""
         k = top_k or self.settings.top_k
         floor = self.settings.min_similarity if floor is None else floor
-        return [p for p in self.ranked(question, k, mode) if p.score >= floor]
+        return [p for p in self.ranked(question, k, mode, reader) if p.score >= floor]
 
     def pool_size(self, depth: int) -> int:
         return max(self.settings.candidate_pool, depth)
 
-    def ranked(self, question: str, depth: int, mode: Mode | None = None) -> list[Passage]:
+    def ranked(
+        self, question: str, depth: int, mode: Mode | None = None, reader: Reader | None = None
+    ) -> list[Passage]:
         """The depth best passages, no floor. Whatever the depth, the top is exactly what `search` returns:
         fusion always runs over the first candidate_pool candidates of each side, and a deeper ranking
         (for evaluation) only appends what a fusion of the deeper lists adds after them."""
+        allowed = reader.allowed() if reader is not None else None
         qvec = self.embedder.embed([question])[0]
-        ids = self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))
-        return self._passages(ids[:depth], qvec)
+        order = self.order(question, qvec, depth, mode or self.settings.retrieval_mode, allowed)
+        ids = self.reranked(question, order, allowed)
+        return self._passages(ids[:depth], qvec, allowed)
 
-    def ranked_ids(self, question: str, depth: int, mode: Mode | None = None) -> list[str]:
+    def ranked_ids(
+        self, question: str, depth: int, mode: Mode | None = None, reader: Reader | None = None
+    ) -> list[str]:
         """The chunk ids `ranked` would return, without reading the chunks (evaluation ranks hundreds)."""
+        allowed = reader.allowed() if reader is not None else None
         qvec = self.embedder.embed([question])[0]
-        return self.reranked(question, self.order(question, qvec, depth, mode or self.settings.retrieval_mode))[:depth]
+        order = self.order(question, qvec, depth, mode or self.settings.retrieval_mode, allowed)
+        return self.reranked(question, order, allowed)[:depth]
 
-    def reranked(self, question: str, ids: list[str]) -> list[str]:
+    def reranked(self, question: str, ids: list[str], allowed: frozenset[str] | None = None) -> list[str]:
         """With a reranker, its order of the first rerank_candidates ids, then the rest as fused. If it fails, the
         fused order: a question is still answered, and the log and rerank_failures say why it was not reranked."""
         if self.reranker is None or not ids:
             return ids
         head = ids[: self.settings.rerank_candidates]
-        text_of = {c.chunk_id: c.text for c in self.read(head)[0]}
+        text_of = {c.chunk_id: c.text for c in self.read(head, allowed=allowed)[0]}
         try:
             order = self.reranker.order(question, [(cid, text_of[cid]) for cid in head if cid in text_of])
         except RerankError as e:
@@ -166,34 +186,45 @@ class Retriever:
         done = set(order)
         return order + [cid for cid in ids if cid not in done]
 
-    def order(self, question: str, qvec: np.ndarray, depth: int, mode: Mode) -> list[str]:
-        """Chunk ids best first; with feedback on, a second search refined by the first one's best passages."""
+    def order(
+        self, question: str, qvec: np.ndarray, depth: int, mode: Mode, allowed: frozenset[str] | None = None
+    ) -> list[str]:
+        """Chunk ids best first; with feedback on, a second search refined by the first one's best passages.
+        `allowed`: the groups whose chunks may be ranked (None: all), applied inside each search."""
         pool = self.pool_size(depth)
-        dense = self.vectors.nearest(qvec, pool) if mode != "keyword" else []
-        sparse = self.keyword_search(question, pool) if mode != "vector" else []
+        dense = self.vectors.nearest(qvec, pool, allowed) if mode != "keyword" else []
+        sparse = self.keyword_search(question, pool, allowed) if mode != "vector" else []
         first = self.combine(dense, sparse, mode)
         n = self.settings.feedback_passages
         if n <= 0 or not first:
             return first
-        chunks, vecs = self.read(first[:n], with_vectors=True)
+        # The feedback passages come from the filtered first search, and are read through the filter again.
+        chunks, vecs = self.read(first[:n], with_vectors=True, allowed=allowed)
         if mode != "keyword" and vecs is not None:
-            dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool)
+            dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, allowed)
         if mode != "vector":
-            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool)
+            sparse = self.expanded(question, sparse, [c.text for c in chunks], pool, allowed)
         return self.combine(dense, sparse, mode)
 
-    def keyword_search(self, question: str, pool: int) -> list[tuple[str, float]]:
+    def keyword_search(
+        self, question: str, pool: int, allowed: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
         """BM25 of the question's words, plus (weighted) its adjacent word pairs as phrases."""
         s = self.settings
         terms = query_terms(question)
-        lists = [(self.keywords.search_any(terms, pool, s.title_weight), 1.0)]
+        lists = [(self.keywords.search_any(terms, pool, s.title_weight, allowed), 1.0)]
         if s.phrase_weight > 0 and len(terms) > 1:
             pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:], strict=False)]
-            lists.append((self.keywords.search_any(pairs, pool, s.title_weight), s.phrase_weight))
+            lists.append((self.keywords.search_any(pairs, pool, s.title_weight, allowed), s.phrase_weight))
         return weighted_sum(lists, self.candidate_pool)
 
     def expanded(
-        self, question: str, first: list[tuple[str, float]], feedback: list[str], pool: int
+        self,
+        question: str,
+        first: list[tuple[str, float]],
+        feedback: list[str],
+        pool: int,
+        allowed: frozenset[str] | None = None,
     ) -> list[tuple[str, float]]:
         """The first keyword search plus, with a lower weight, BM25 of words that describe the feedback passages."""
         s = self.settings
@@ -201,7 +232,7 @@ class Retriever:
             return first
         terms = query_terms(question)
         words = expansion_terms(feedback, terms, self.keywords.doc_freq, self.keywords.count(), s.feedback_terms)
-        added = self.keywords.search_any(words, pool, s.title_weight)
+        added = self.keywords.search_any(words, pool, s.title_weight, allowed)
         return weighted_sum([(first, 1.0), (added, s.feedback_keyword_weight)], self.candidate_pool)
 
     def combine(self, dense: list[tuple[str, float]], sparse: list[tuple[str, float]], mode: Mode) -> list[str]:
@@ -225,20 +256,23 @@ class Retriever:
         # RRF weights are relative: 0.5/0.5 is the classic unweighted fusion.
         return [cid for cid, _ in rrf([[c for c, _ in dense], [c for c, _ in sparse]], [2 * w, 2 * (1.0 - w)])]
 
-    def read(self, ids: list[str], with_vectors: bool = False) -> tuple[list[StoredChunk], np.ndarray | None]:
+    def read(
+        self, ids: list[str], with_vectors: bool = False, allowed: frozenset[str] | None = None
+    ) -> tuple[list[StoredChunk], np.ndarray | None]:
         """Stored chunks (and their vectors) with their text, which the keyword index keeps. A chunk whose text is
-        nowhere (its file's ingest is being written this moment) is left out."""
-        chunks, vecs = self.vectors.get(ids, with_vectors)
+        nowhere (its file's ingest is being written this moment) is left out, and so is one that none of the
+        `allowed` groups may read (None: no filter), whoever asked for its id."""
+        chunks, vecs = self.vectors.get(ids, with_vectors, allowed)
         texts = self.keywords.texts([c.chunk_id for c in chunks if not c.text])
         keep = [i for i, c in enumerate(chunks) if c.text or c.chunk_id in texts]
         chunks = [replace(chunks[i], text=chunks[i].text or texts[chunks[i].chunk_id]) for i in keep]
         return chunks, (vecs[keep] if vecs is not None else None)
 
-    def _passages(self, ids: list[str], qvec: np.ndarray) -> list[Passage]:
+    def _passages(self, ids: list[str], qvec: np.ndarray, allowed: frozenset[str] | None = None) -> list[Passage]:
         """Passages in the order of ids, scored by cosine similarity to the question."""
         if not ids:
             return []
-        chunks, vecs = self.read(ids, with_vectors=True)
+        chunks, vecs = self.read(ids, with_vectors=True, allowed=allowed)
         if vecs is None:
             return []
         by_id = {c.chunk_id: Passage.from_stored(c, float(v @ qvec)) for c, v in zip(chunks, vecs, strict=True)}
