@@ -563,3 +563,29 @@ def test_an_upload_with_wrong_groups_is_refused_before_it_is_read(world: World) 
     assert "x.md" not in {
         d["name"] for d in httpx.get(f"{world.url}/v1/documents", headers=headers("root")).json()["documents"]
     }
+
+
+def test_a_slack_user_group_slack_cannot_list_grants_nothing_and_is_asked_again_later() -> None:
+    from slack_sdk import WebClient
+
+    from api.keys import SlackEntry
+    from api.slack.readers import SlackReaders
+
+    with FakeSlack() as slack:
+        client = WebClient(token="xoxb-test-token", base_url=slack.base_url, timeout=5)
+        entries = (SlackEntry(("eng",), usergroup=ENG_GROUP), SlackEntry(("hr",), user=ANN_SLACK))
+        slack.usergroups[ENG_GROUP] = [BOB_SLACK]
+        slack.errors["usergroups.users.list"] = "missing_scope"
+        readers = SlackReaders(entries, client, ttl=0.0)
+        assert readers.reader(BOB_SLACK).allowed() == {"everyone"}  # Slack could not say: public only
+        assert readers.reader(ANN_SLACK).allowed() == {"hr", "everyone"}  # by id, no need to ask Slack
+        del slack.errors["usergroups.users.list"]
+        bob = readers.reader(BOB_SLACK)
+        assert bob.allowed() == {"eng", "everyone"} and not bob.admin and bob.user == "slack:" + BOB_SLACK
+        assert readers.reader("").allowed() == {"everyone"}
+        # Within the time to live the members are not asked again.
+        cached = SlackReaders(entries, client)
+        calls = len(slack.calls_to("usergroups.users.list"))
+        for _ in range(3):
+            assert cached.reader(BOB_SLACK).allowed() == {"eng", "everyone"}
+        assert len(slack.calls_to("usergroups.users.list")) == calls + 1
