@@ -9,7 +9,10 @@ on a shared machine falls on all three alike:
 
 - rules off: no reader, no filter (`rag eval`, the CLI, an admin key) - the search as it was before rules;
 - public key: a plain RAG_API_KEYS key, which reads documents readable by everyone (one group);
-- user in 2 groups: users each in 2 of the 10 groups (and everyone), a different user per question.
+- user in 2 groups: users each in 2 of the 10 groups (and everyone), a different user per question;
+- user in 2 groups, where: the same users, with the vector side always filtered by Chroma's own `where`
+  (Retriever.vector_filter = "where") instead of reading deeper into the unfiltered ranking - the layout
+  and strategy compared.
 
 Printed as a table and written to bench/results/access-cost-<embedder>.json, with the mean time of each
 search step (vector search, keyword search, Chroma get, ...) per reader kind.
@@ -48,19 +51,32 @@ from rag.pipeline import build  # noqa: E402
 from rag.retrieval.retriever import Retriever  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+STAGES = SEARCH_STAGES | {"readable": "readable check (manifest)"}
 GROUPS = [f"team{i}" for i in range(10)]
 
 
 def readers(n: int, rng: random.Random) -> dict[str, list[Reader | None]]:
     """The readers of each kind, one per question in turn."""
     users = [Reader(f"user{i}", frozenset(rng.sample(GROUPS, 2))) for i in range(n)]
-    return {"rules off": [None], "public key": [Reader.public()], "user in 2 groups": list(users)}
+    return {
+        "rules off": [None],
+        "public key": [Reader.public()],
+        "user in 2 groups": list(users),
+        WHERE: list(users),
+    }
+
+
+WHERE = "user in 2 groups, where"
 
 
 def timed_search(
     retriever: Retriever, clock: Clock, questions: list[str], kinds: dict[str, list[Reader | None]]
 ) -> dict[str, Any]:
-    for rs in kinds.values():  # warm caches once per kind
+    def strategy(kind: str) -> None:
+        retriever.vector_filter = "where" if kind == WHERE else "adaptive"
+
+    for kind, rs in kinds.items():  # warm caches once per kind
+        strategy(kind)
         retriever.search(questions[0], reader=rs[0])
     ms: dict[str, list[float]] = {k: [] for k in kinds}
     steps: dict[str, dict[str, float]] = {k: {} for k in kinds}
@@ -70,6 +86,7 @@ def timed_search(
         order = order[i % len(order) :] + order[: i % len(order)]  # each kind first as often as the others
         for kind in order:
             reader = kinds[kind][i % len(kinds[kind])]
+            strategy(kind)
             clock.take()
             t = time.perf_counter()
             got = retriever.search(q, reader=reader, floor=-1.0)
@@ -104,19 +121,29 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any other setting")
     parser.add_argument("--work", type=Path, help="where corpus files and the index go (default: a temp dir, removed)")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/access-cost-<embedder>.json)")
+    parser.add_argument(
+        "--measure-only",
+        metavar="COLLECTION",
+        help="search an index an earlier run left in --work (its collection, as printed) instead of growing one",
+    )
     args = parser.parse_args()
+    if args.measure_only and not args.work:
+        sys.exit("--measure-only needs --work: the folder the earlier run kept")
 
     rng = random.Random(args.seed)
     work = args.work or Path(tempfile.mkdtemp(prefix="seedrag-access-"))
     settings = make_settings(args, work / "data")
+    if args.measure_only:
+        settings = settings.model_copy(update={"collection": args.measure_only})
+    print(f"collection {settings.collection} in {work}", flush=True)
     embedder: Any = FakeEmbedder() if args.embedder == "fake" else MiniLMEmbedder(settings.embed_threads)
     pipe = build(settings, embedder=embedder)
     clock = Clock()
     retriever = Retriever(
         settings,
-        Timed(embedder, clock, SEARCH_STAGES, "query embedding"),
-        Timed(pipe.vectors, clock, SEARCH_STAGES, "other search"),  # type: ignore[arg-type]
-        Timed(pipe.keywords, clock, SEARCH_STAGES, "other search"),  # type: ignore[arg-type]
+        Timed(embedder, clock, STAGES, "query embedding"),
+        Timed(pipe.vectors, clock, STAGES, "other search"),  # type: ignore[arg-type]
+        Timed(pipe.keywords, clock, STAGES, "other search"),  # type: ignore[arg-type]
     )
     questions = queries(args.queries)
     kinds = readers(args.queries, rng)
@@ -125,7 +152,12 @@ def main() -> None:
     total, searches, started = 0, [], time.perf_counter()
     per_group: dict[str, int] = {}
     try:
-        for part in corpus_files(work / "corpus", copies):
+        if args.measure_only:
+            checkpoints = []
+            total = pipe.vectors.count()
+            searches.append({"chunks": total, **timed_search(retriever, clock, questions, kinds)})
+            print(_row(searches[-1]), flush=True)
+        for part in [] if args.measure_only else corpus_files(work / "corpus", copies):
             for b in range(0, len(part), args.files_per_call):
                 batch = part[b : b + args.files_per_call]
                 groups = {}
@@ -156,7 +188,7 @@ def main() -> None:
     result = {
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
         "embedder": embedder.name,
-        "layout": "one boolean metadata key per group (grp:<name>), $or over the reader's groups",
+        "layout": "one boolean metadata key per group (grp:<name>); Chroma's where: $or over the reader's groups",
         "groups": GROUPS,
         "documents_per_group": per_group,
         "queries": len(questions),
@@ -170,7 +202,7 @@ def main() -> None:
 
 def _row(lat: dict[str, Any]) -> str:
     cells = []
-    for kind in ("rules off", "public key", "user in 2 groups"):
+    for kind in ("rules off", "public key", "user in 2 groups", WHERE):
         k = lat[kind]
         cells.append(f"{kind}: p50 {k['p50_ms']:6.1f} ms p95 {k['p95_ms']:6.1f} ms ({k['x_rules_off_p50']:.2f}x)")
     return f"{lat['chunks']:>7} chunks | " + " | ".join(cells)

@@ -449,13 +449,14 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = Settings()
+    from rag.access import AccessFileError
     from rag.index.vectors import EmbeddingMismatch, StoreUnavailable
     from rag.llm.client import LLMError
     from rag.llm.model_files import ModelMissing
 
     try:
         sys.exit(args.func(args, settings))
-    except (EmbeddingMismatch, StoreUnavailable, LLMError, ModelMissing) as e:
+    except (EmbeddingMismatch, StoreUnavailable, LLMError, ModelMissing, AccessFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

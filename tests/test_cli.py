@@ -136,3 +136,33 @@ def test_office_files_are_ingested_and_cited_by_slide_and_sheet(tmp_path: Path, 
     # Every format among the passages, and the plain-text answer names the slide.
     out = rag(["ask", "When does the Rotterdam warehouse open?"], data, fake_llm)
     assert "roadmap.pptx (slide 2, chars" in out.stdout
+
+
+def test_rules_file_groups_shown_by_sources_and_changed_by_ingest(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    """RAG_ACCESS_FILE: `rag sources` shows each document's groups (the CLI is an admin), and a changed rule and
+    another `rag ingest` say how many documents changed readers, with nothing embedded again."""
+    data, docs, rules = tmp_path / "data", tmp_path / "docs", tmp_path / "access.toml"
+    (docs / "hr").mkdir(parents=True)
+    (docs / "hr" / "pay.md").write_text("# Pay\n\nSalaries are paid on the 25th.\n", encoding="utf-8")
+    (docs / "canteen.md").write_text("# Canteen\n\nLunch is served from noon.\n", encoding="utf-8")
+    rules.write_text('default = "nobody"\n[[rules]]\npath = "hr/**"\ngroups = ["hr", "finance"]\n', encoding="utf-8")
+    env = {"RAG_ACCESS_FILE": str(rules)}
+    out = rag(["ingest", "-q", str(docs)], data, fake_llm, **env)
+    assert out.returncode == 0, out.stderr
+    assert "2 added" in out.stdout and "0 changed readers" in out.stdout
+    out = rag(["sources"], data, fake_llm, **env)
+    lines = out.stdout.splitlines()
+    assert any("[hr, finance]" in line and line.endswith("pay.md") for line in lines), out.stdout
+    assert any("[admins only]" in line and line.endswith("canteen.md") for line in lines), out.stdout
+    assert json.loads(rag(["sources", "--json"], data, fake_llm, **env).stdout)[0]["groups"] == []
+
+    rules.write_text('[[rules]]\npath = "hr/**"\ngroups = ["hr"]\n', encoding="utf-8")
+    out = rag(["ingest", "-q", str(docs)], data, fake_llm, **env)
+    assert "2 unchanged" in out.stdout and "2 changed readers; 0 chunks embedded" in out.stdout, out.stdout
+    out = rag(["sources"], data, fake_llm, **env)
+    assert "[everyone]" in out.stdout and "[hr]" in out.stdout
+
+    rules.write_text("[[rules]]\npath = 3\n", encoding="utf-8")
+    out = rag(["ingest", "-q", str(docs)], data, fake_llm, **env)
+    assert out.returncode != 0 and "access.toml: rule 1 needs a path pattern" in out.stderr
+    assert "RAG_ACCESS_FILE" in rag(["ingest", "--help"], data, fake_llm).stdout

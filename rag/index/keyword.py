@@ -85,6 +85,7 @@ class KeywordStore(Protocol):
     def search_any(
         self, phrases: list[str], limit: int, title_weight: float = 2.0, allowed: frozenset[str] | None = None
     ) -> list[tuple[str, float]]: ...
+    def readable(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]: ...
     def doc_freq(self, stems: list[str]) -> dict[str, int]: ...
     def chunk_sources(self) -> dict[str, str]: ...
     def count(self) -> int: ...
@@ -242,6 +243,24 @@ class KeywordIndex:
                 (title_weight, match, *groups, limit),
             ).fetchall()
         return [(cid, -score) for cid, score in rows]
+
+    def readable(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]:
+        """Those of these chunks whose document one of these groups may read (by the manifest)."""
+        out: set[str] = set()
+        groups = sorted(allowed)
+        if not groups:
+            return out
+        with self._lock:
+            for b in range(0, len(chunk_ids), 500):
+                part = chunk_ids[b : b + 500]
+                rows = self._db.execute(
+                    f"SELECT c.chunk_id FROM chunks c WHERE c.chunk_id IN ({','.join('?' * len(part))}) AND EXISTS "
+                    "(SELECT 1 FROM document_groups g WHERE g.source = c.source "
+                    f"AND g.grp IN ({','.join('?' * len(groups))}))",
+                    (*part, *groups),
+                )
+                out.update(r[0] for r in rows.fetchall())
+        return out
 
     def doc_freq(self, stems: list[str]) -> dict[str, int]:
         """How many chunks hold each term, given as the index stores it (Porter-stemmed, lower case)."""

@@ -311,6 +311,19 @@ class PgKeywordIndex:
             rows = db.execute(sql, params | {"w": title_weight, "limit": limit}).fetchall()
         return [(cid, float(score)) for cid, score in rows]
 
+    def readable(self, chunk_ids: list[str], allowed: frozenset[str]) -> set[str]:
+        """Those of these chunks whose document one of these groups may read (by the manifest)."""
+        if not chunk_ids or not allowed:
+            return set()
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT c.chunk_id FROM rag_chunks c JOIN rag_documents d "
+                "ON d.collection = c.collection AND d.source = c.source "
+                "WHERE c.collection = %s AND c.chunk_id = ANY(%s) AND d.groups && %s::text[]",
+                (self._cid, list(chunk_ids), sorted(allowed)),
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def doc_freq(self, stems: list[str]) -> dict[str, int]:
         """How many chunks hold each term, given as the index stores it (Porter-stemmed, lower case)."""
         if not stems:

@@ -162,43 +162,11 @@ class VectorStore:
         No count() first: Chroma 1.5 returns fewer than k (none from an empty collection) without complaint, and
         its count() reads the whole collection: 18 ms at 100k chunks, twice per search.
 
-        `allowed`: the k nearest chunks these groups may read (see `_nearest_readable`)."""
-        if allowed is not None:
-            return self._nearest_readable(vector, k, allowed)
-        res = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, include=["distances"])
-        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
-
-    # Chroma 1.5's `where` costs in proportion to the chunks it matches, not to k: ~50 us a matching chunk on
-    # our 2-core machine (bench/access_cost.py), 100+ ms per query when a reader may read a quarter of 100k
-    # chunks, against 3 ms unfiltered. So the k nearest readable chunks are found by reading deeper into the
-    # unfiltered ranking until k readable ones are in hand (or the collection ends): the same k, the k best
-    # this reader may read, never fewer. Only a reader who may read a small share takes Chroma's filter,
-    # which is cheap then because it matches few chunks.
-    filtered_by: str = "adaptive"  # or "where": always Chroma's filter (bench/access_cost.py compares them)
-    min_share = 0.05  # below this share of readable chunks in the ranking read, Chroma's filter is cheaper
-    max_depth = 4000  # the deepest unfiltered ranking read before falling back to Chroma's filter
-
-    def _nearest_readable(self, vector: np.ndarray, k: int, allowed: frozenset[str]) -> list[tuple[str, float]]:
-        if not allowed or k <= 0:
+        `allowed`: only chunks these groups may read, by Chroma's own `where` (one boolean key per group). It
+        costs in proportion to the chunks it matches, not to k (~50 us a matching chunk at 100k chunks on our
+        2-core machine): Retriever.nearest uses it only for readers who may read a small share of the index."""
+        if allowed is not None and not allowed:
             return []
-        if self.filtered_by == "where":
-            return self._nearest_where(vector, k, allowed)
-        n = 4 * k
-        while True:
-            res = self.collection.query(
-                query_embeddings=[vector.tolist()], n_results=n, include=["distances", "metadatas"]
-            )
-            ids, metas, dists = res["ids"][0], res["metadatas"][0], res["distances"][0]
-            kept = [(cid, 1.0 - float(d)) for cid, m, d in zip(ids, metas, dists, strict=True) if readable(m, allowed)]
-            if len(kept) >= k or len(ids) < n:  # enough, or the whole collection was read
-                return kept[:k]
-            share = len(kept) / max(len(ids), 1)
-            deeper = int(1.5 * k / share) if share else n * 8
-            if share < self.min_share or deeper > self.max_depth:
-                return self._nearest_where(vector, k, allowed)
-            n = max(deeper, 2 * n)
-
-    def _nearest_where(self, vector: np.ndarray, k: int, allowed: frozenset[str]) -> list[tuple[str, float]]:
         res = self.collection.query(
             query_embeddings=[vector.tolist()], n_results=k, where=readable_where(allowed), include=["distances"]
         )

@@ -192,7 +192,7 @@ class Retriever:
         """Chunk ids best first; with feedback on, a second search refined by the first one's best passages.
         `allowed`: the groups whose chunks may be ranked (None: all), applied inside each search."""
         pool = self.pool_size(depth)
-        dense = self.vectors.nearest(qvec, pool, allowed) if mode != "keyword" else []
+        dense = self.nearest(qvec, pool, allowed) if mode != "keyword" else []
         sparse = self.keyword_search(question, pool, allowed) if mode != "vector" else []
         first = self.combine(dense, sparse, mode)
         n = self.settings.feedback_passages
@@ -201,10 +201,41 @@ class Retriever:
         # The feedback passages come from the filtered first search, and are read through the filter again.
         chunks, vecs = self.read(first[:n], with_vectors=True, allowed=allowed)
         if mode != "keyword" and vecs is not None:
-            dense = self.vectors.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, allowed)
+            dense = self.nearest(rocchio(qvec, vecs, self.settings.feedback_vector_weight), pool, allowed)
         if mode != "vector":
             sparse = self.expanded(question, sparse, [c.text for c in chunks], pool, allowed)
         return self.combine(dense, sparse, mode)
+
+    # Chroma 1.5's `where` costs in proportion to the chunks it matches, not to k: ~50 us a matching chunk on a
+    # 2-core machine, 100+ ms a query when a reader may read a quarter of 100k chunks, against a few ms
+    # unfiltered (bench/access_cost.py). So the k nearest chunks a reader may read are found by reading deeper
+    # into the unfiltered ranking (ids and distances only: cheap) and asking the manifest which are readable,
+    # until k are in hand or the collection ends: the same k, the nearest this reader may read, never fewer.
+    # Only a reader of a small share of the index takes Chroma's filter, which is cheap then: it matches few.
+    vector_filter = "adaptive"  # or "where": always Chroma's filter (bench/access_cost.py compares the two)
+    min_share = 0.02  # below this share of readable chunks in what was read, Chroma's filter is cheaper
+    max_depth = 8000  # the deepest unfiltered ranking read before Chroma's filter is used instead
+
+    def nearest(self, qvec: np.ndarray, k: int, allowed: frozenset[str] | None = None) -> list[tuple[str, float]]:
+        """The k nearest chunks (id, cosine similarity) that one of the `allowed` groups may read (None: any)."""
+        if allowed is None:
+            return self.vectors.nearest(qvec, k)
+        if not allowed or k <= 0:
+            return []
+        if self.vector_filter == "where":
+            return self.vectors.nearest(qvec, k, allowed)
+        n = 4 * k
+        while True:
+            got = self.vectors.nearest(qvec, n)
+            ok = self.keywords.readable([cid for cid, _ in got], allowed)
+            kept = [(cid, score) for cid, score in got if cid in ok]
+            if len(kept) >= k or len(got) < n:  # enough, or the whole collection was read
+                return kept[:k]
+            share = len(kept) / len(got)
+            deeper = int(1.5 * k / share) if share else self.max_depth + 1
+            if share < self.min_share or deeper > self.max_depth:
+                return self.vectors.nearest(qvec, k, allowed)
+            n = max(deeper, 2 * n)
 
     def keyword_search(
         self, question: str, pool: int, allowed: frozenset[str] | None = None
