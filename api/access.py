@@ -7,7 +7,6 @@ Pure ASGI and outermost but for the request log: a refused upload costs its head
 
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -17,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body
+from api.keys import Keys
+from rag.access import Reader
 from rag.config import Settings
 
 log = logging.getLogger("api")
@@ -48,23 +49,31 @@ class Refusal:
     message: str
 
 
-def role_of(authorization: str, settings: Settings) -> Role | None | Refusal:
-    """The role a request's `Authorization` header grants; None when the server has no keys at all."""
-    read_keys, admin_keys = settings.api_key_list, settings.admin_key_list
-    if not read_keys and not admin_keys:
+@dataclass(frozen=True)
+class Caller:
+    """What the Authorization header proved: the reader the request acts for, and whether a key of the keys file
+    (which names a person) or of RAG_API_KEYS / RAG_ADMIN_KEYS (which name no one) proved it."""
+
+    reader: Reader
+    named: bool = False
+
+    @property
+    def role(self) -> Role:
+        return "admin" if self.reader.admin else "read"
+
+
+def caller_of(authorization: str, keys: Keys) -> Caller | None | Refusal:
+    """Who a request's `Authorization` header says the caller is; None when the server has no keys at all."""
+    if not keys.has_keys:
         return None
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return Refusal(401, "unauthorized", "this server needs an API key: send 'Authorization: Bearer <key>'")
-    # Compare with every key, not stopping at the first match, so the time taken says nothing about which.
-    admin = any([hmac.compare_digest(token.encode(), k.encode()) for k in admin_keys])
-    read = any([hmac.compare_digest(token.encode(), k.encode()) for k in read_keys])
-    if admin:
-        return "admin"
-    if read:
-        return "read"
-    return Refusal(401, "unauthorized", "the API key is not valid for this server")
+    entry = keys.reader_for(token)
+    if entry is None:
+        return Refusal(401, "unauthorized", "the API key is not valid for this server")
+    return Caller(entry.reader, entry.named)
 
 
 def host_name(host_header: str) -> str:
@@ -101,11 +110,13 @@ def loopback_guard(method: str, headers: dict[str, str]) -> Refusal | None:
 
 
 class Access:
-    """401/403 before the body is read; the granted role is left in `request.state.role`."""
+    """401/403 before the body is read. The caller is left in `request.state`: `reader` (the Reader every search,
+    listing and download acts for), `caller` (the Caller, None without keys) and `role` (read, admin or None)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, keys: Keys | None = None) -> None:
         self.app = app
         self.settings = settings
+        self.keys = keys if keys is not None else Keys.load(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,22 +124,23 @@ class Access:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
         method, path = scope["method"], scope["path"]
-        granted = role_of(headers.get("authorization", ""), self.settings)
+        granted = caller_of(headers.get("authorization", ""), self.keys)
         refusal: Refusal | None = None
         role: Role | None = None  # None: no valid key on a server that has keys (only open paths answer)
+        reader: Reader | None = None
+        caller: Caller | None = None
         if granted is None:  # no keys at all: loopback mode, where the local user may do everything
-            role = "admin"
+            role, reader = "admin", Reader.trusted()
             # Slack's endpoint proves each request with its signature, and reaches us through a proxy that may
             # pass on the public Host: it is the one path the loopback guard leaves to its own check.
             refusal = None if path in SELF_AUTHENTICATED else loopback_guard(method, headers)
         elif isinstance(granted, Refusal):
             refusal = granted if needs_key(path) else None
         else:
-            role = granted
+            caller, role, reader = granted, granted.role, granted.reader
             if role != "admin" and needs_admin(method, path):
-                refusal = Refusal(
-                    403, "forbidden", "this needs an admin key (RAG_ADMIN_KEYS); this key may only read and ask"
-                )
+                message = "this needs an admin key (RAG_ADMIN_KEYS, or admin = true in RAG_KEYS_FILE)"
+                refusal = Refusal(403, "forbidden", message + "; this key may only read and ask")
         if refusal is not None:
             extra = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else {}
             # Connection: close, so a client that already started sending a large body is not read further.
@@ -137,5 +149,6 @@ class Access:
             )
             await response(scope, receive, send)
             return
-        scope.setdefault("state", {})["role"] = role
+        state = scope.setdefault("state", {})
+        state["role"], state["reader"], state["caller"] = role, reader, caller
         await self.app(scope, receive, send)

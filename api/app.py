@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api import errors, generation, metrics
 from api.access import Access
+from api.keys import Keys
 from api.middleware import BodyLimit, RequestLog, SecurityHeaders
 from api.public import PublicJSONResponse
 from api.routes import ask, chat_completions, documents, health, page
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         description="Answers questions from your own documents, with citations you can check. "
         "When the server has API keys, every /v1/* call needs `Authorization: Bearer <key>`: a read-only key "
         "(RAG_API_KEYS) may ask and list, an admin key (RAG_ADMIN_KEYS) may also upload, delete and read feedback. "
+        "A key of RAG_KEYS_FILE names a user and the groups whose documents it reads: every answer, citation, "
+        "listing and download is drawn from those documents only (others are 404, as if missing). "
         "Without keys the server answers loopback names only and refuses changes posted by other web sites. "
         "When RAG_MAX_GENERATIONS answers are being written and RAG_MAX_QUEUED wait, answering endpoints give "
         "503 with `Retry-After`. "
@@ -44,7 +47,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     counts = metrics.install(app, pipeline)  # GET /metrics, and a count and latency of every request
     # Every surface of this app (HTTP, OpenAI-compatible, Slack) answers through this one service and its gate.
     app.state.answers = service = AnswerService(settings, pipeline.answerer, observer=counts)
-    app.add_middleware(Access, settings=settings)  # outside BodyLimit: who may send a body is decided first
+    # Who may call, and the reader each request acts for (RAG_KEYS_FILE, RAG_API_KEYS): read once, here.
+    keys = Keys.load(settings)
+    app.add_middleware(Access, settings=settings, keys=keys)  # outside BodyLimit: who may send a body is decided first
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)  # added last = outermost: it also logs the 413s, 401s and 403s
 
@@ -60,7 +65,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 
     app.include_router(feedback.router)
     if settings.slack_bot_token and settings.slack_signing_secret:
-        slack.mount(app, settings, service)
+        slack.mount(app, settings, service, keys)
     else:
         log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to answer in Slack at /slack/events")
     return app

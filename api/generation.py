@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.errors import APIError, error_body
 from api.public import PublicJSONResponse
+from rag.access import Reader
 from rag.answering.answerer import AnswerFailed, citation_dict
 from rag.service import Abandoned, AnswerService, AnswerStream, Asker, Busy, Rejected
 
@@ -28,13 +29,25 @@ def service_of(request: Request) -> AnswerService:
     return request.app.state.answers  # type: ignore[no-any-return]
 
 
+def reader_of(request: Request) -> Reader:
+    """The reader this request acts for, as api/access.py resolved it from the Authorization header."""
+    reader = getattr(request.state, "reader", None)
+    if reader is None:  # a route that answers without a key (none of those that search): public documents only
+        return Reader.public()
+    return reader  # type: ignore[no-any-return]
+
+
 def who(request: Request) -> str:
-    """Who is calling, as far as the server knows: its API key, named by a hash keyed with the feedback store's
-    secret salt (it tells keys apart in `rag feedback`, and no one can test a guessed key against it); without
-    keys, 'anonymous'. The salt is read from the store once (a database read, on first use)."""
+    """Who is calling, as far as the server knows: `user:<name>` for a key of RAG_KEYS_FILE; a RAG_API_KEYS key
+    named by a hash keyed with the feedback store's secret salt (it tells keys apart in `rag feedback`, and no one
+    can test a guessed key against it); without keys, 'anonymous'. The salt is read from the store once (a
+    database read, on first use). Answers are remembered under this name, and only it may vote on them."""
     state = request.app.state
+    caller = getattr(request.state, "caller", None)
+    if caller is not None and caller.named:
+        return "user:" + caller.reader.user
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if not state.settings.has_keys or scheme.lower() != "bearer" or not token.strip():
+    if caller is None or scheme.lower() != "bearer" or not token.strip():
         return "anonymous"
     if getattr(state, "voter_salt", None) is None:
         state.voter_salt = service_of(request).feedback.salt()
@@ -52,7 +65,7 @@ def voter(request: Request, user: str | None) -> str:
 def asker(request: Request, surface: str = "api", instructions: str = "") -> Asker:
     if surface == "api" and request.headers.get(CLIENT_HEADER) == "page":
         surface = "page"
-    return Asker(surface, who(request), instructions=instructions)
+    return Asker(surface, who(request), instructions=instructions, reader=reader_of(request))
 
 
 def disconnected(request: Request) -> Any:

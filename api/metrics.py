@@ -10,12 +10,14 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from api.generation import reader_of
+from rag.access import Reader
 from rag.answering.answerer import Answer
 from rag.ingest.uploads import UploadResult
 from rag.llm.client import LLMError
@@ -56,15 +58,21 @@ def llm_cause(error: LLMError) -> str:
 
 
 class _IndexSize(Collector):
-    """The index's documents and chunks, read at scrape time, so that `rag ingest` from a terminal shows too."""
+    """The index's documents and chunks, read at scrape time, so that `rag ingest` from a terminal shows too; to a
+    key that does not read every document, only those it may read (a count is something to leak too)."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, reader: Reader) -> None:
         self.pipeline = pipeline
+        self.reader = reader
 
     def collect(self) -> Iterator[Metric]:
         try:
-            chunks = self.pipeline.keywords.count()
-            documents = len(self.pipeline.keywords.records())
+            if self.reader.reads_all:
+                chunks = self.pipeline.keywords.count()
+                documents = len(self.pipeline.keywords.records())
+            else:
+                readable = [r for r in self.pipeline.keywords.records() if self.reader.may_read(r.groups)]
+                documents, chunks = len(readable), sum(r.chunks for r in readable)
         except Exception as e:  # noqa: BLE001 - a scrape must not fail because the index is busy or gone
             log.warning("metrics: could not read the index size: %s", e)
             return
@@ -105,7 +113,14 @@ class Metrics:
             registry=r,
         )
         self.embedded = Counter("seedrag_ingest_chunks", "Chunks embedded and stored through the API.", registry=r)
-        r.register(_IndexSize(pipeline))
+        self.pipeline = pipeline
+
+    def scrape(self, reader: Reader) -> bytes:
+        """The Prometheus text: every counter (their labels are outcomes, reasons, causes and route templates,
+        never a document), then the index size as this reader may know it."""
+        sizes = CollectorRegistry()
+        sizes.register(_IndexSize(self.pipeline, reader))
+        return generate_latest(self.registry) + generate_latest(sizes)
 
     def answered(self, answer: Answer) -> None:
         self.retrieval.observe(answer.retrieval_ms / 1000)
@@ -133,13 +148,18 @@ def install(app: FastAPI, pipeline: Pipeline) -> Metrics:
     """Count every request and serve GET /metrics, behind the API keys when they are set (api/access.py)."""
     metrics = Metrics(pipeline)
     app.state.metrics = metrics
-    Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app,
+    Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(app)
+
+    @app.get(
+        "/metrics",
         tags=["metrics"],
         # Documented as what it is (Prometheus text), so the OpenAPI schema and schema fuzzing agree.
         response_class=PlainTextResponse,
         summary="Prometheus metrics: requests, latencies, retrieval and generation time, refusals, errors, ingest",
     )
+    def scrape(request: Request) -> Response:
+        return Response(metrics.scrape(reader_of(request)), media_type=CONTENT_TYPE_LATEST)
+
     return metrics
 
 

@@ -215,6 +215,10 @@ class DocumentInfo(BaseModel):
     date: str | None = None
     chunks: int
     ingested_at: float = Field(description="Unix time of the last change")
+    groups: list[str] | None = Field(
+        None,
+        description="who may read it (`everyone`: any caller; [] nobody but admins); shown to admin keys only",
+    )
 
 
 class DocumentList(BaseModel):

@@ -6,6 +6,8 @@ import logging
 
 import uvicorn
 
+from api.keys import Keys
+from rag.access import AccessFileError
 from rag.config import Settings, public_url
 from rag.llm.local import local_model
 
@@ -18,10 +20,16 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     host = host or settings.host
     port = port or settings.port
     logging.getLogger().setLevel(logging.INFO)
-    if not settings.has_keys:
+    try:
+        keys = Keys.load(settings)
+    except AccessFileError as e:
+        log.error("%s", e)
+        return 2
+    if not keys.has_keys:
         if host not in {"127.0.0.1", "localhost", "::1"}:
             log.error(
-                "refusing to listen on %s without API keys: set RAG_API_KEYS / RAG_ADMIN_KEYS or listen on 127.0.0.1",
+                "refusing to listen on %s without API keys: set RAG_API_KEYS / RAG_ADMIN_KEYS / RAG_KEYS_FILE or "
+                "listen on 127.0.0.1",
                 host,
             )
             return 2

@@ -181,6 +181,9 @@ class Settings(BaseSettings):
         "", description="Comma-separated read-only keys: ask, list documents. /v1/* then needs 'Bearer <key>'."
     )
     admin_keys: str = Field("", description="Comma-separated admin keys: also upload, delete and read feedback.")
+    keys_file: Path | None = Field(
+        None, description="TOML file of keys, each with a user and the groups it reads, and Slack users' groups."
+    )
     max_question_chars: int = 4000
     max_upload_mb: float = Field(20.0, gt=0, description="Largest POST /v1/documents body (all files together).")
     max_request_kb: int = Field(1024, ge=1, description="Largest body of any other API call (questions, history).")

@@ -74,21 +74,30 @@ def test_a_key_cannot_vote_as_another_key(pipeline: Pipeline) -> None:
     pipeline.ingestor.ingest([SEEDS])
     boss, reader = {"Authorization": "Bearer boss-key"}, {"Authorization": "Bearer reader-key"}
     with serve_api(pipeline, api_keys="reader-key", admin_keys="boss-key") as api:
-        answer_id = httpx.post(f"{api.url}/v1/ask", json={"question": QUESTION}, headers=boss, timeout=30).json()[
-            "answer_id"
-        ]
+
+        def asked(headers: dict[str, str]) -> str:
+            r = httpx.post(f"{api.url}/v1/ask", json={"question": QUESTION}, headers=headers, timeout=30)
+            return r.json()["answer_id"]  # type: ignore[no-any-return]
+
+        answer_id, readers_id = asked(boss), asked(reader)
         vote = {"answer_id": answer_id, "rating": "helpful", "comment": "Right.", "user": "ana"}
         mine = httpx.post(f"{api.url}/v1/feedback", json=vote, headers=boss).json()["recorded"]["user"]
-        # The read key sends the admin's name, and then no name: neither replaces the admin's vote.
+        # The read key sends the admin's name, and then no name: the answer was not given to it, so it is unknown
+        # to it (404), and neither replaces the admin's vote.
         forged = {**vote, "rating": "not_helpful", "comment": "Wrong."}
-        theirs = httpx.post(f"{api.url}/v1/feedback", json=forged, headers=reader).json()["recorded"]["user"]
+        assert httpx.post(f"{api.url}/v1/feedback", json=forged, headers=reader).status_code == 404
         plain = {**forged, "user": None}
-        assert httpx.post(f"{api.url}/v1/feedback", json=plain, headers=reader).status_code == 200
+        assert httpx.post(f"{api.url}/v1/feedback", json=plain, headers=reader).status_code == 404
+        # On its own answer, under the admin's name, it votes as itself; the admin may vote on any answer.
+        own = {**forged, "answer_id": readers_id}
+        theirs = httpx.post(f"{api.url}/v1/feedback", json=own, headers=reader).json()["recorded"]["user"]
+        assert httpx.post(f"{api.url}/v1/feedback", json={**own, "user": None}, headers=boss).status_code == 200
         listed = httpx.get(f"{api.url}/v1/feedback", headers=boss).json()
     by_user = {f["user"]: f for f in listed["feedback"]}
     assert mine != theirs and mine.endswith("/ana") and theirs.endswith("/ana")
     assert by_user[mine]["rating"] == "helpful" and by_user[mine]["comment"] == "Right."
     assert listed["counts"] == {"helpful": 1, "not_helpful": 2}
+    assert set(by_user) == {mine, theirs, mine.split("/")[0]}
     # Keys are named by a hash keyed with the store's own secret: not the plain sha256 anyone can compute.
     for key in ("boss-key", "reader-key"):
         plain_hash = hashlib.sha256(key.encode()).hexdigest()

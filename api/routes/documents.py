@@ -9,11 +9,12 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import get_ingest_limiter, get_pipeline, get_settings
 from api.errors import APIError
+from api.generation import reader_of
 from api.metrics import Metrics, get_metrics
 from api.schemas import (
     AUTH_ERROR,
@@ -23,6 +24,7 @@ from api.schemas import (
     UploadResponse,
     error_example,
 )
+from rag.access import AccessFileError, Reader, group_names
 from rag.config import Settings
 from rag.index.keyword import document_id
 from rag.ingest.uploads import Uploads
@@ -36,13 +38,19 @@ def _uploads(pipe: Pipeline, settings: Settings) -> Uploads:
     return Uploads(pipe.originals, pipe.ingestor, settings.uploads_dir / ".staging")
 
 
-def _source_of(pipe: Pipeline, document_id: str) -> str | None:
+def _source_of(pipe: Pipeline, document_id: str, reader: Reader) -> str | None:
+    """The source of a document this reader may read; None for one that does not exist or that it may not read,
+    alike, so that a 404 says nothing of documents outside the reader's groups."""
     # One indexed lookup in the manifest: never a pass over every document or chunk, which a caller asking for
     # ids that do not exist could repeat at will on the connection every question shares.
-    return pipe.keywords.source_of(document_id) if _ID.fullmatch(document_id) else None
+    source = pipe.keywords.source_of(document_id) if _ID.fullmatch(document_id) else None
+    if source is None or reader.reads_all:
+        return source
+    record = pipe.keywords.record(source)
+    return source if record is not None and reader.may_read(record.groups) else None
 
 
-def _documents(pipe: Pipeline) -> list[DocumentInfo]:
+def _documents(pipe: Pipeline, reader: Reader) -> list[DocumentInfo]:
     return [
         DocumentInfo(
             id=document_id(r.source),
@@ -52,14 +60,23 @@ def _documents(pipe: Pipeline) -> list[DocumentInfo]:
             date=r.date,
             chunks=r.chunks,
             ingested_at=r.ingested_at,
+            groups=list(r.groups) if reader.admin else None,
         )
         for r in pipe.keywords.records()
+        if reader.may_read(r.groups)
     ]
 
 
-@router.get("", response_model=DocumentList, summary="List the indexed documents", responses=AUTH_ERROR)
-async def list_documents(pipe: Pipeline = Depends(get_pipeline)) -> dict[str, Any]:
-    return {"documents": await run_in_threadpool(_documents, pipe)}
+@router.get(
+    "",
+    response_model=DocumentList,
+    summary="List the indexed documents this key may read",
+    description="Only the documents the caller's groups may read (RAG_KEYS_FILE); an admin key sees all of them "
+    "and each one's `groups`.",
+    responses=AUTH_ERROR,
+)
+async def list_documents(request: Request, pipe: Pipeline = Depends(get_pipeline)) -> dict[str, Any]:
+    return {"documents": await run_in_threadpool(_documents, pipe, reader_of(request))}
 
 
 @router.post(
@@ -68,7 +85,9 @@ async def list_documents(pipe: Pipeline = Depends(get_pipeline)) -> dict[str, An
     summary="Upload files to index",
     description="multipart/form-data with one or more parts named `files` (.txt, .md, .html, .pdf, .docx, .pptx, "
     ".xlsx). Each is stored under the server's uploads folder (a file of the same name is replaced: a new version) and "
-    "ingested. The status is 200 even when some files were skipped: each result says what happened and why.",
+    "ingested. A `groups` field (comma-separated) says who may read them; without it, RAG_ACCESS_FILE does (by the "
+    "file's name), or everyone. The status is 200 even when some files were skipped: each result says what happened "
+    "and why.",
     responses={
         **AUTH_ERROR,
         400: error_example("bad_request", "no files: send multipart/form-data with parts named 'files'"),
@@ -80,6 +99,11 @@ async def list_documents(pipe: Pipeline = Depends(get_pipeline)) -> dict[str, An
 async def upload_documents(
     request: Request,
     files: list[UploadFile] | None = File(None, description="the files to index"),
+    groups: str | None = Form(
+        None,
+        description="comma-separated groups that may read these files (`everyone`: any caller); "
+        "without it, as RAG_ACCESS_FILE says for the file's name (everyone, without a rules file)",
+    ),
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
     limiter: anyio.CapacityLimiter = Depends(get_ingest_limiter),
@@ -87,12 +111,13 @@ async def upload_documents(
 ) -> dict[str, Any]:
     if not files:
         raise APIError(400, "bad_request", "no files: send multipart/form-data with one or more parts named 'files'")
+    readers = _groups(groups)
     uploads = _uploads(pipe, settings)
     pairs = [(f.filename or "upload", f.file) for f in files]
     # Files are read (parsed, in a worker process with time and memory limits) before the queue for the
     # writer: one slow file does not hold up other uploads and removals. Then one ingest at a time; waiting
     # uploads hold no worker thread, so questions keep flowing meanwhile.
-    prepared = await anyio.to_thread.run_sync(uploads.prepare, pairs)
+    prepared = await anyio.to_thread.run_sync(uploads.prepare, pairs, readers)
     try:
         results = await anyio.to_thread.run_sync(uploads.commit, prepared, limiter=limiter)
     finally:
@@ -100,6 +125,17 @@ async def upload_documents(
     request.state.timings = {"files": len(results), "embedded": sum(r.embedded for r in results)}
     metrics.ingested_files(results)
     return {"results": [r.__dict__ for r in results]}
+
+
+def _groups(field: str | None) -> tuple[str, ...] | None:
+    """The upload's `groups` field as group names (None: as RAG_ACCESS_FILE says for the file's name, everyone
+    without one); a 422 that says what is wrong with it."""
+    if field is None or not field.strip():
+        return None
+    try:
+        return group_names(field, "groups")
+    except AccessFileError as e:
+        raise APIError(422, "invalid_request", f"{e} (send e.g. groups=hr,finance)") from None
 
 
 @router.delete(
@@ -112,12 +148,15 @@ async def upload_documents(
 )
 async def delete_document(
     document_id: str,
+    request: Request,
     pipe: Pipeline = Depends(get_pipeline),
     settings: Settings = Depends(get_settings),
     limiter: anyio.CapacityLimiter = Depends(get_ingest_limiter),
 ) -> dict[str, Any]:
+    reader = reader_of(request)
+
     def remove() -> dict[str, Any] | None:
-        source = _source_of(pipe, document_id)
+        source = _source_of(pipe, document_id, reader)
         if source is None:
             return None
         try:
@@ -146,11 +185,13 @@ async def delete_document(
         404: error_example("not_found", "no uploaded original for document 'ffff0000ffff0000'"),
     },
 )
-async def download_original(document_id: str, pipe: Pipeline = Depends(get_pipeline)) -> Response:
+async def download_original(document_id: str, request: Request, pipe: Pipeline = Depends(get_pipeline)) -> Response:
+    reader = reader_of(request)
+
     def read() -> tuple[str, bytes] | None:
-        source = _source_of(pipe, document_id)
+        source = _source_of(pipe, document_id, reader)
         record = pipe.keywords.record(source) if source is not None else None
-        if source is None or record is None:
+        if source is None or record is None or not reader.may_read(record.groups):
             return None
         data = pipe.originals.read(source, record.sha256)
         return (source, data) if data is not None else None

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError
-from api.generation import service_of, voter
+from api.generation import reader_of, service_of, voter, who
 from api.schemas import AUTH_ERROR, error_example
 from rag.index.feedback import UnknownAnswer
 
@@ -36,7 +36,8 @@ class FeedbackRequest(BaseModel):
 @router.post(
     "/feedback",
     summary="Rate an answer: helpful or not, with an optional comment",
-    description="`answer_id` comes from the /v1/ask (or the stream's `done`) answer. The vote belongs to the API "
+    description="`answer_id` comes from the /v1/ask (or the stream's `done`) answer given to this caller (another "
+    "caller's answer is a 404, unless the key reads every document). The vote belongs to the API "
     "key that sends it (named by a keyed hash, never the key), and within it to `user` if given: a key can "
     "never replace another key's vote. `rag feedback` and GET /v1/feedback list it.",
     responses={
@@ -48,8 +49,11 @@ class FeedbackRequest(BaseModel):
 async def post_feedback(body: FeedbackRequest, request: Request) -> dict[str, Any]:
     user = await run_in_threadpool(voter, request, body.user)
     store = service_of(request).feedback
+    # A caller votes on the answers it was given, and nobody else's: an answer drawn from documents it may not
+    # read is, to it, an answer that does not exist (the same 404). A reader who reads all may vote on any.
+    asker = None if reader_of(request).reads_all else await run_in_threadpool(who, request)
     try:
-        await run_in_threadpool(store.record, body.answer_id, user, body.rating, body.comment.strip())
+        await run_in_threadpool(store.record, body.answer_id, user, body.rating, body.comment.strip(), asker)
     except UnknownAnswer:
         raise APIError(
             404, "not_found", f"no answer with id '{body.answer_id}'; answers are kept 30 days unless rated"

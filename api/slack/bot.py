@@ -21,8 +21,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from api.keys import Keys
 from api.slack import format as fmt
+from api.slack.readers import SlackReaders
 from api.slack.seen import make_seen
+from rag.access import Reader
 from rag.answering.answerer import AnswerFailed, Message
 from rag.answering.history import cap_history
 from rag.config import Settings
@@ -48,15 +51,23 @@ class Question:
     response_url: str | None = None  # slash commands: where the answer is posted
     in_channel: bool = False
 
+    @property
+    def private(self) -> bool:
+        """Only the asker will read the answer: a direct message (a D... channel), or a slash command's reply that
+        only they see. Anywhere else the channel reads it too."""
+        return self.channel.startswith("D") or (self.response_url is not None and not self.in_channel)
+
 
 class SlackBot:
-    def __init__(self, settings: Settings, service: AnswerService) -> None:
+    def __init__(self, settings: Settings, service: AnswerService, keys: Keys | None = None) -> None:
         if settings.slack_bot_token is None:
             raise ValueError("the Slack bot needs SLACK_BOT_TOKEN (a bot token, xoxb-...)")
         self.settings = settings
         self.service = service
         base_url = settings.slack_api_url.rstrip("/") + "/"  # slack_sdk joins method names onto it
         self.client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=15)
+        # Who may read what: the [[slack]] entries of RAG_KEYS_FILE; a user they do not name reads public documents.
+        self.readers = SlackReaders((keys if keys is not None else Keys.load(settings)).slack, self.client)
         self.seen = make_seen(settings)
         # As many workers as answers may be written at once: the gate decides who writes, these only carry it.
         workers = max(2, service.gate.slots)
@@ -166,7 +177,9 @@ class SlackBot:
                 channel=event.get("channel", ""),
                 thread_ts=thread_ts or ts,
             )
-            history = self._thread_history(question.channel, thread_ts, ts, bot_user, bot_id) if thread_ts else []
+            history = []
+            if thread_ts:
+                history = self._thread_history(question.channel, thread_ts, ts, bot_user, bot_id, question.user)
             self._answer(question, history, ticket)
         finally:
             ticket.release()  # given back however the answer ended (the service gives it back too: no harm)
@@ -231,7 +244,11 @@ class SlackBot:
                 self._call("chat.update", self.client.chat_update, channel=q.channel, ts=placeholder, text=shown)
 
         place = f"{q.channel}/{q.thread_ts}" if q.thread_ts else q.channel
-        asker = Asker("slack", q.user, place)
+        # An answer posted where others read it (a channel, a group DM, an in-channel /ask) is drawn from the
+        # documents everyone may read: the asker's groups are not the channel's. Their own documents they get in a
+        # direct message, or from /ask, whose reply only they see.
+        reader = self.readers.reader(q.user) if q.private else Reader.public(f"slack:{q.user or 'unknown'}")
+        asker = Asker("slack", q.user, place, reader=reader)
         return self.service.ask_sync(q.text, history, asker, ticket=ticket, on_token=on_token)
 
     def _deliver(self, q: Question, placeholder: str | None, text: str, blocks: Blocks) -> None:
@@ -262,8 +279,10 @@ class SlackBot:
             log.error("Slack response_url post failed: HTTP %d %s", resp.status_code, resp.body[:200])
 
     def _thread_history(
-        self, channel: str, thread_ts: str, before_ts: str, bot_user: str | None, bot_id: str | None
+        self, channel: str, thread_ts: str, before_ts: str, bot_user: str | None, bot_id: str | None, asker: str
     ) -> list[Message]:
+        """The asker's own conversation in the thread: their messages and our answers to them. Another person's
+        question, and our answer to it (drawn from the documents they may read), is no part of this one's."""
         messages: list[dict[str, Any]] = []
         cursor = None
         for _ in range(10):  # a thread of 1,000 messages is history enough
@@ -281,7 +300,9 @@ class SlackBot:
             cursor = (resp.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 break
-        history = fmt.thread_history(messages, bot_user, bot_id, before_ts, self.settings.max_history_messages)
+        history = fmt.thread_history(
+            messages, bot_user, bot_id, before_ts, self.settings.max_history_messages, asker=asker
+        )
         return cap_history(history, self.settings.max_history_messages, self.settings.max_history_chars)
 
     def identity(self) -> tuple[str | None, str | None]:

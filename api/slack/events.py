@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import error_body
+from api.keys import Keys
 from api.slack.bot import SlackBot
 from rag.config import Settings
 from rag.service import AnswerService
@@ -27,11 +28,11 @@ log = logging.getLogger("api.slack")
 router = APIRouter(tags=["slack"])
 
 
-def mount(app: FastAPI, settings: Settings, service: AnswerService) -> SlackBot:
+def mount(app: FastAPI, settings: Settings, service: AnswerService, keys: Keys | None = None) -> SlackBot:
     """Add the Slack endpoint to the app; needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET."""
     if settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value():
         raise ValueError("the Slack endpoint needs SLACK_SIGNING_SECRET (Basic Information page of the Slack app)")
-    bot = SlackBot(settings, service)
+    bot = SlackBot(settings, service, keys)
     app.state.slack = bot
     app.state.slack_verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
     app.include_router(router)

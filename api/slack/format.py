@@ -145,16 +145,27 @@ def notice(text: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def thread_history(
-    messages: list[dict[str, Any]], bot_user_id: str | None, bot_id: str | None, before_ts: str, limit: int
+    messages: list[dict[str, Any]],
+    bot_user_id: str | None,
+    bot_id: str | None,
+    before_ts: str,
+    limit: int,
+    asker: str | None = None,
 ) -> list[Message]:
-    """The thread's earlier messages as conversation: ours are the assistant's, everyone else's the user's."""
+    """The thread's earlier messages as conversation: ours are the assistant's, everyone else's the user's. With
+    `asker`, only that user's messages and our replies to them (ours that follow theirs, before anyone else's)."""
     out: list[Message] = []
+    last_author: str | None = None  # who wrote the last message that is not ours
     for m in messages:
         if float(m.get("ts", "0")) >= float(before_ts):
             continue
         ours = (bot_user_id is not None and m.get("user") == bot_user_id) or (
             bot_id is not None and m.get("bot_id") == bot_id
         )
+        if not ours:
+            last_author = m.get("user")
+        if asker is not None and last_author != asker:
+            continue  # another person's message, or our answer to it
         text = m.get("text") or ""
         if ours and (text == WORKING or text.startswith(":warning:") or text.endswith(WRITING_NOTE)):
             continue  # a placeholder or an apology is not part of the conversation

@@ -16,7 +16,9 @@ from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from api.keys import Keys
 from api.slack.bot import SlackBot
+from rag.access import AccessFileError
 from rag.config import Settings
 from rag.pipeline import Pipeline
 from rag.service import AnswerService
@@ -66,7 +68,12 @@ def run(settings: Settings, pipeline: Pipeline, stop: threading.Event | None = N
     if problem or settings.slack_app_token is None:
         log.error("%s", problem)
         return 2
-    bot = SlackBot(settings, AnswerService(settings, pipeline.answerer))
+    try:
+        keys = Keys.load(settings)
+    except AccessFileError as e:
+        log.error("%s", e)
+        return 2
+    bot = SlackBot(settings, AnswerService(settings, pipeline.answerer), keys)
     client = socket_client(bot, settings.slack_app_token.get_secret_value())
     stop = stop or threading.Event()
     try:

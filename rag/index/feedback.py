@@ -114,8 +114,9 @@ class Feedback(Protocol):
         """Keep an answer for later votes; unrated answers older than KEEP_UNRATED_S are dropped."""
         ...
 
-    def record(self, answer_id: str, user: str, rating: str, comment: str = "") -> None:
-        """Record (or change) one person's vote; UnknownAnswer if the answer is not remembered."""
+    def record(self, answer_id: str, user: str, rating: str, comment: str = "", asker: str | None = None) -> None:
+        """Record (or change) one person's vote; UnknownAnswer if the answer is not remembered, or (with `asker`)
+        was not given to that asker: a caller votes on its own answers only, and learns nothing of others'."""
         ...
 
     def recent(self, limit: int = 20, rating: str | None = None) -> list[FeedbackRecord]:
@@ -179,11 +180,14 @@ class FeedbackStore:
                 (now - KEEP_UNRATED_S,),
             )
 
-    def record(self, answer_id: str, user: str, rating: str, comment: str = "") -> None:
-        """Record (or change) one person's vote; UnknownAnswer if the answer is not remembered."""
+    def record(self, answer_id: str, user: str, rating: str, comment: str = "", asker: str | None = None) -> None:
+        """Record (or change) one person's vote; UnknownAnswer if the answer is not remembered (for `asker`)."""
         _check(rating)
         with self._db() as db:
-            if db.execute("SELECT 1 FROM answers WHERE answer_id = ?", (answer_id,)).fetchone() is None:
+            sql, args = "SELECT 1 FROM answers WHERE answer_id = ?", [answer_id]
+            if asker is not None:
+                sql, args = sql + " AND asker = ?", [answer_id, asker]
+            if db.execute(sql, args).fetchone() is None:
                 raise UnknownAnswer(answer_id)
             db.execute(
                 "INSERT OR REPLACE INTO feedback (answer_id, user, rating, at, comment) VALUES (?, ?, ?, ?, ?)",
@@ -291,12 +295,19 @@ class PostgresFeedback:
                 (self.collection, now - KEEP_UNRATED_S),
             )
 
-    def record(self, answer_id: str, user: str, rating: str, comment: str = "") -> None:
+    def record(self, answer_id: str, user: str, rating: str, comment: str = "", asker: str | None = None) -> None:
         import psycopg
 
         _check(rating)
         try:
             with self._connect() as conn:
+                if asker is not None:
+                    given = conn.execute(
+                        "SELECT 1 FROM feedback_answers WHERE collection = %s AND answer_id = %s AND asker = %s",
+                        (self.collection, answer_id, asker),
+                    ).fetchone()
+                    if given is None:
+                        raise UnknownAnswer(answer_id)
                 # One statement: the foreign key is the check that the answer is known, so a vote racing the
                 # pruning of its (old, unrated) answer on another replica fails cleanly instead of dangling.
                 conn.execute(

@@ -41,6 +41,7 @@ class FakeSlack:
     errors: dict[str, str] = field(default_factory=dict)  # method -> Slack error code to return
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> messages
     socket_url: str = ""  # what apps.connections.open hands out
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # user group id -> member user ids
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -123,6 +124,10 @@ class FakeSlack:
                 return {"ok": True, "messages": sorted(found, key=lambda m: float(m["ts"])), "has_more": False}
             if method == "apps.connections.open":
                 return {"ok": True, "url": self.socket_url}
+            if method == "usergroups.users.list":
+                if args.get("usergroup") not in self.usergroups:
+                    return {"ok": False, "error": "no_such_subteam"}
+                return {"ok": True, "users": list(self.usergroups[args["usergroup"]])}
             if method == "reactions.add":
                 return {"ok": True}
             return {"ok": False, "error": "unknown_method"}
