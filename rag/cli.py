@@ -37,6 +37,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if r.regrouped and r.status == "unchanged" and not args.verbose:
             print(f"readers  {r.source}")
     print(f"{report.summary()}; index holds {pipe.vectors.count()} chunks")
+    if report.embedded:
+        from rag.index.embeddings import model_advice
+
+        advice = model_advice(pipe.keywords.languages(), pipe.embedder)
+        if advice:
+            print(f"note: {advice}", file=sys.stderr)
     return (
         1 if report.skipped and not (report.count("added") + report.count("updated") + report.count("unchanged")) else 0
     )

@@ -166,3 +166,20 @@ def test_rules_file_groups_shown_by_sources_and_changed_by_ingest(tmp_path: Path
     out = rag(["ingest", "-q", str(docs)], data, fake_llm, **env)
     assert out.returncode != 0 and "access.toml: rule 1 needs a path pattern" in out.stderr
     assert "RAG_ACCESS_FILE" in rag(["ingest", "--help"], data, fake_llm).stdout
+
+
+def test_ingest_says_when_the_english_model_meets_many_other_languages(tmp_path: Path, fake_llm: FakeOpenAI) -> None:
+    data = tmp_path / "data"
+    english = rag(["ingest", str(SEEDS)], data, fake_llm)
+    assert english.returncode == 0, english.stderr
+    assert "RAG_EMBEDDING_MODEL" not in english.stderr  # an English corpus: nothing to say
+
+    german = tmp_path / "de"
+    german.mkdir()
+    text = (Path(__file__).parent / "data" / "de" / "saechsischer-garten.md").read_text(encoding="utf-8")
+    for i in range(6):  # most of the index in German now
+        (german / f"garten-{i}.md").write_text(f"# Teil {i}\n\n{text}", encoding="utf-8")
+    mixed = rag(["ingest", str(german)], data, fake_llm)
+    assert mixed.returncode == 0, mixed.stderr
+    note = next(line for line in mixed.stderr.splitlines() if line.startswith("note: "))
+    assert "not in English (de " in note and "RAG_EMBEDDING_MODEL=usem3" in note and "new collection" in note

