@@ -8,6 +8,7 @@ import hmac
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,13 @@ from tests.fakes.slack_api import BOT_USER, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 QUESTION = "What does Serbia want to import from Azerbaijan?"
+
+
+def cites(text: str) -> bool:
+    """A citation marker: which passage number holds the answer is retrieval's business, not the bot's."""
+    return re.search(r"\[\d+\]", text) is not None
+
+
 SEED_NAME = next(SEEDS.iterdir()).name
 _ids = itertools.count(1)
 
@@ -190,7 +198,7 @@ def test_app_mention_is_answered_in_its_thread_with_citations(env: Env) -> None:
     assert update["ts"] == msg["ts"] and msg["thread_ts"] == question_ts
     assert env.slack.calls_to("chat.update")[0].token == "xoxb-test-token"
     # Inline [n] markers, then a sources block naming the document, its position and a quote.
-    assert "[1]" in msg["text"] and "Azerbaijan" in msg["text"]
+    assert cites(msg["text"]) and "Azerbaijan" in msg["text"]
     shown = block_text(msg)
     assert "*Sources*" in shown and f"`{SEED_NAME}`" in shown and "chars " in shown
     assert "“" in shown  # the passage's words, quoted
@@ -217,7 +225,7 @@ def test_the_placeholder_shows_the_answer_as_it_is_written(env: Env) -> None:
     texts = [u["text"] for u in interim]
     assert all(t.endswith(WRITING_NOTE) and "{" not in t and "quote" not in t for t in texts)
     assert len(texts[-1]) > len(texts[0])
-    assert final["text"] == msg["text"] and "[1]" in final["text"] and final["blocks"]
+    assert final["text"] == msg["text"] and cites(final["text"]) and final["blocks"]
 
 
 def test_direct_message_then_follow_up_in_thread_uses_history(env: Env) -> None:
@@ -225,7 +233,7 @@ def test_direct_message_then_follow_up_in_thread_uses_history(env: Env) -> None:
     dm = {"type": "message", "channel_type": "im", "user": "UHUMAN01", "text": QUESTION, "ts": ts, "channel": "D0001"}
     assert send_event(env, event_body(dm)).status_code == 200
     first = answered(env, "D0001")
-    assert first["thread_ts"] == ts and "[1]" in first["text"]
+    assert first["thread_ts"] == ts and cites(first["text"])
 
     # Our own answer comes back as a message event: it is not a question.
     echo = {"type": "message", "channel_type": "im", "bot_id": "BBOT0001", "text": first["text"], "ts": first["ts"]}
@@ -298,7 +306,7 @@ def test_slash_command_answers_via_response_url(env: Env) -> None:
     got = env.slack.wait_for(lambda: env.slack.responses)[0]
     assert got.path == "/response/cmd1"
     assert got.body["response_type"] == "ephemeral"  # RAG_SLACK_SLASH_IN_CHANNEL is off by default
-    assert "[1]" in got.body["text"] and f"`{SEED_NAME}`" in block_text(got.body)
+    assert cites(got.body["text"]) and f"`{SEED_NAME}`" in block_text(got.body)
     assert env.slack.calls_to("chat.postMessage") == []
 
     empty = post(env, urlencode(form | {"text": "  "}).encode(), "application/x-www-form-urlencoded")
@@ -335,7 +343,7 @@ def test_feedback_click_is_recorded_and_listed(env: Env, monkeypatch: pytest.Mon
     assert got["counts"] == {"helpful": 1, "not_helpful": 0}
     [record] = got["feedback"]
     assert record["rating"] == "helpful" and record["user"] == "UHUMAN02" and record["surface"] == "slack"
-    assert record["question"] == QUESTION and "[1]" in record["answer"]
+    assert record["question"] == QUESTION and cites(record["answer"])
     assert record["citations"][0]["name"] == SEED_NAME and record["citations"][0]["text"]
     thanks = env.slack.wait_for(lambda: env.slack.responses)[0].body
     assert thanks["response_type"] == "ephemeral" and "recorded" in thanks["text"]
@@ -352,7 +360,7 @@ def test_feedback_click_is_recorded_and_listed(env: Env, monkeypatch: pytest.Mon
         main(["feedback"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    assert "helpful" in out and f"Q: {QUESTION}" in out and f"[1] {SEED_NAME}" in out
+    assert "helpful" in out and f"Q: {QUESTION}" in out and re.search(rf"\[\d+\] {re.escape(SEED_NAME)}", out)
 
 
 def test_llm_down_apologises_in_thread_with_sources(env: Env) -> None:
@@ -378,7 +386,7 @@ def test_slack_api_errors_are_logged_not_fatal(env: Env, caplog: pytest.LogCaptu
     del env.slack.errors["chat.postMessage"]
     assert httpx.get(f"{env.url}/healthz", timeout=5).status_code == 200
     assert send_event(env, mention(env, "C0008", f"<@{BOT_USER}> {QUESTION}")).status_code == 200
-    assert "[1]" in answered(env, "C0008")["text"]
+    assert cites(answered(env, "C0008")["text"])
 
 
 def test_slack_is_off_without_secrets(pipeline: Pipeline, caplog: pytest.LogCaptureFixture) -> None:
@@ -451,8 +459,8 @@ def test_socket_mode_uses_the_same_handlers(
     assert {a["envelope_id"] for a in acks} == {"env-1", "env-2"}
     slash_ack = next(a for a in acks if a["envelope_id"] == "env-2")
     assert WORKING in slash_ack["payload"]["text"]
-    assert "[1]" in fake_slack.calls_to("chat.update")[0].args["text"]
-    assert "[1]" in fake_slack.responses[0].body["text"]
+    assert cites(fake_slack.calls_to("chat.update")[0].args["text"])
+    assert cites(fake_slack.responses[0].body["text"])
 
 
 def test_manifests_subscribe_to_what_the_bot_handles() -> None:
