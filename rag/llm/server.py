@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
+    logging.info("stopping")
+    # Nothing to save: exit at once rather than through the server's destructors, which on a busy machine took
+    # over 15 s to unwind llama.cpp's threads and unmap 1.1 GB; the kernel frees the memory and the port now.
+    os._exit(0)
 
 
 def die_with_parent(parent_pid: int) -> None:
