@@ -25,6 +25,7 @@ DOCS = {
     "Schlafwagen kosten ab neunzig Euro und sind drei Monate im Voraus buchbar.\n",
     "bees.md": "# Bees\n\nHoney bee colonies collapse when varroa mites spread viruses through the hive. Beekeepers "
     "treat hives in late summer so that the winter bees survive.\n",
+    "tea.md": "# 茶\n\n龙井茶产于杭州西湖一带，是中国最著名的绿茶之一。清明节前采摘的嫩芽经过手工炒制，香气清高。\n",
     "chess.md": "# Chess\n\nThe Sicilian Defence answers 1.e4 with c5 and is the most popular reply at master "
     "level; Black fights for the centre from the side.\n",
 }
@@ -93,10 +94,13 @@ def test_ingest_and_search_across_languages_and_the_other_model_is_refused(
     settings = settings.model_copy(update={"embedding_model": "usem3", "retrieval_mode": "vector"})
     pipe = build(settings, embedder=use)
     report = pipe.ingestor.ingest([docs])
-    assert report.count("added") == 3 and pipe.vectors.count() == 3
+    assert report.count("added") == 4 and pipe.vectors.count() == 4
     # An English question finds the German document by meaning alone (vector mode: no shared words).
     top = pipe.retriever.search("When does the night train from Berlin to Vienna run again?", top_k=3, floor=-1)
     assert Path(top[0].source).name == "bahn.md", [(Path(p.source).name, p.score) for p in top]
+    # And the Chinese document by an English question (issue 21: German and Chinese, each asked in English).
+    top = pipe.retriever.search("Where does Longjing green tea come from, and how is it made?", top_k=3, floor=-1)
+    assert Path(top[0].source).name == "tea.md", [(Path(p.source).name, p.score) for p in top]
     top = pipe.retriever.search("Wie schützen Imker ihre Bienenvölker?", top_k=3, floor=-1)
     assert Path(top[0].source).name == "bees.md", [(Path(p.source).name, p.score) for p in top]
     # Without RAG_MIN_SIMILARITY the floor is the model's own (its cosines run lower than MiniLM's 0.25).
